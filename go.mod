@@ -1,0 +1,3 @@
+module github.com/roostmq/roost
+
+go 1.26

@@ -1,0 +1,124 @@
+package packet
+
+import (
+	"errors"
+	"io"
+)
+
+// MaxPacketSize is the largest packet the protocol can express: a first byte,
+// a four-byte remaining length and 268,435,455 bytes of body.
+const MaxPacketSize = 1 + 4 + MaxVarint
+
+// Split finds one packet at the start of b. It returns the first byte of the
+// fixed header, the body (aliasing b) and the whole packet's length. A strict
+// prefix of a packet yields ErrIncomplete. When maxSize > 0 a packet whose
+// declared size exceeds it yields PacketTooLarge as soon as the remaining
+// length has been read, before any of the body is needed.
+func Split(b []byte, maxSize int) (first byte, body []byte, n int, err error) {
+	if len(b) < 2 {
+		return 0, nil, 0, ErrIncomplete
+	}
+	rl, vn, err := ReadVarint(b[1:])
+	if err != nil {
+		return 0, nil, 0, err
+	}
+	total := 1 + vn + int(rl)
+	if maxSize > 0 && total > maxSize {
+		return 0, nil, 0, errorf(PacketTooLarge, "packet of %d bytes exceeds the maximum of %d", total, maxSize)
+	}
+	if len(b) < total {
+		return 0, nil, 0, ErrIncomplete
+	}
+	return b[0], b[1+vn : total : total], total, nil
+}
+
+// Reader reads one packet at a time from a stream. Its buffer grows only as
+// data actually arrives, so a peer that merely claims a huge packet costs
+// nothing until it sends the bytes, and a claim beyond MaxSize fails at once.
+type Reader struct {
+	src        io.Reader
+	buf        []byte
+	start, end int
+	minBuf     int
+	// MaxSize is the largest packet accepted, header included; 0 means the
+	// protocol maximum.
+	MaxSize int
+}
+
+// NewReader returns a Reader over src with an initial buffer of bufSize bytes
+// (allocated on first use) and the given maximum packet size.
+func NewReader(src io.Reader, bufSize, maxSize int) *Reader {
+	if bufSize < 16 {
+		bufSize = 16
+	}
+	return &Reader{src: src, minBuf: bufSize, MaxSize: maxSize}
+}
+
+// Read returns the next packet's first byte and body. The body aliases the
+// Reader's buffer and is valid only until the next call to Read or Release.
+// A stream that ends between packets returns io.EOF; one that ends inside a
+// packet returns io.ErrUnexpectedEOF.
+func (r *Reader) Read() (first byte, body []byte, err error) {
+	max := r.MaxSize
+	if max <= 0 {
+		max = MaxPacketSize
+	}
+	for {
+		first, body, n, err := Split(r.buf[r.start:r.end], max)
+		if err == nil {
+			r.start += n
+			return first, body, nil
+		}
+		if err != ErrIncomplete {
+			return 0, nil, err
+		}
+		if err := r.fill(); err != nil {
+			if errors.Is(err, io.EOF) && r.end > r.start {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, nil, err
+		}
+	}
+}
+
+// Buffered reports how many bytes are already read from the stream but not yet
+// returned; a caller can handle them before waking writers.
+func (r *Reader) Buffered() int { return r.end - r.start }
+
+// Release drops the buffer when it holds no partial packet, so an idle
+// connection keeps no read memory. It reports whether it did.
+func (r *Reader) Release() bool {
+	if r.start != r.end {
+		return false
+	}
+	r.buf, r.start, r.end = nil, 0, 0
+	return true
+}
+
+// fill makes room and reads once from the source.
+func (r *Reader) fill() error {
+	if r.start > 0 {
+		r.end = copy(r.buf, r.buf[r.start:r.end])
+		r.start = 0
+	}
+	if r.end == len(r.buf) {
+		size := 2 * len(r.buf)
+		if size < r.minBuf {
+			size = r.minBuf
+		}
+		nb := make([]byte, size)
+		copy(nb, r.buf[:r.end])
+		r.buf = nb
+	}
+	for range 100 {
+		n, err := r.src.Read(r.buf[r.end:])
+		r.end += n
+		if n > 0 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return io.ErrNoProgress
+}

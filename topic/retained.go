@@ -1,0 +1,201 @@
+package topic
+
+import (
+	"strings"
+	"sync"
+)
+
+// Retained indexes retained messages by topic name in a trie of topic
+// levels, so that matching a filter visits only the branches the filter can
+// reach: a wildcard subscription costs in proportion to what it matches,
+// not to the number of retained messages. V is whatever the caller keeps
+// per topic (a message, a store position, ...).
+//
+// All methods are safe for concurrent use. The zero value is an empty
+// index; NewRetained is a convenience.
+type Retained[V any] struct {
+	mu    sync.RWMutex
+	root  rnode[V] // guarded by mu
+	count int      // guarded by mu
+}
+
+type rnode[V any] struct {
+	parent   *rnode[V]
+	level    string // key of this node in parent.children
+	children map[string]*rnode[V]
+	topic    string // full topic name, set while has is true
+	value    V
+	has      bool
+}
+
+// NewRetained returns an empty retained-message index.
+func NewRetained[V any]() *Retained[V] {
+	return &Retained[V]{}
+}
+
+// Len returns the number of retained messages.
+func (r *Retained[V]) Len() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.count
+}
+
+// Set stores v as the retained message of topic, replacing any previous
+// one. topic must be a valid topic name (ValidName).
+func (r *Retained[V]) Set(topic string, v V) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := &r.root
+	owned := "" // one copy of topic, whose substrings key new nodes
+	rest := topic
+	for off := 0; ; {
+		level, next, last := nextLevel(rest)
+		c := n.children[level]
+		if c == nil {
+			if owned == "" {
+				owned = strings.Clone(topic)
+			}
+			c = &rnode[V]{parent: n, level: owned[off : off+len(level)]}
+			if n.children == nil {
+				n.children = make(map[string]*rnode[V])
+			}
+			n.children[c.level] = c
+		}
+		if last {
+			if !c.has {
+				if owned == "" {
+					owned = strings.Clone(topic)
+				}
+				c.topic, c.has = owned, true
+				r.count++
+			}
+			c.value = v
+			return
+		}
+		off += len(level) + 1
+		n, rest = c, next
+	}
+}
+
+// find returns the node of topic, or nil. Caller holds mu.
+func (r *Retained[V]) findLocked(topic string) *rnode[V] {
+	n := &r.root
+	for {
+		level, rest, last := nextLevel(topic)
+		n = n.children[level]
+		if n == nil || last {
+			return n
+		}
+		topic = rest
+	}
+}
+
+// Get returns the retained message of topic, if any.
+func (r *Retained[V]) Get(topic string) (v V, ok bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if n := r.findLocked(topic); n != nil && n.has {
+		return n.value, true
+	}
+	return v, false
+}
+
+// Delete removes the retained message of topic, if any, and reports
+// whether there was one.
+func (r *Retained[V]) Delete(topic string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := r.findLocked(topic)
+	if n == nil || !n.has {
+		return false
+	}
+	var zero V
+	n.value, n.topic, n.has = zero, "", false
+	r.count--
+	for n != &r.root && !n.has && len(n.children) == 0 {
+		p := n.parent
+		delete(p.children, n.level)
+		if len(p.children) == 0 {
+			p.children = nil
+		}
+		n.parent = nil
+		n = p
+	}
+	return true
+}
+
+// Match calls fn for each retained message whose topic matches filter, in
+// no particular order, until fn returns false. filter must be a valid
+// topic filter (ValidFilter; not a "$share/" filter: strip the share
+// prefix first). Topics starting with '$' are not matched by a filter
+// starting with a wildcard [MQTT-4.7.2-1].
+//
+// fn runs with the index read-locked: it must not call Set or Delete on
+// the same Retained (that would deadlock), and should be quick.
+func (r *Retained[V]) Match(filter string, fn func(topic string, v V) bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	r.root.match(filter, true, fn)
+}
+
+// match visits the children of n that match the levels of filter and
+// reports whether to continue.
+func (n *rnode[V]) match(filter string, first bool, fn func(string, V) bool) bool {
+	level, rest, last := nextLevel(filter)
+	switch level {
+	case "#":
+		// '#' matches n itself (the parent level, [MQTT-4.7.1-2]) and
+		// everything below it.
+		if n.has && !fn(n.topic, n.value) {
+			return false
+		}
+		for _, c := range n.children {
+			if first && strings.HasPrefix(c.level, "$") {
+				continue // [MQTT-4.7.2-1]
+			}
+			if !c.all(fn) {
+				return false
+			}
+		}
+		return true
+	case "+":
+		for _, c := range n.children {
+			if first && strings.HasPrefix(c.level, "$") {
+				continue // [MQTT-4.7.2-1]
+			}
+			if !c.visit(rest, last, fn) {
+				return false
+			}
+		}
+		return true
+	default:
+		if c := n.children[level]; c != nil {
+			return c.visit(rest, last, fn)
+		}
+		return true
+	}
+}
+
+// visit handles a child matched by one filter level.
+func (c *rnode[V]) visit(rest string, last bool, fn func(string, V) bool) bool {
+	if !last {
+		return c.match(rest, false, fn)
+	}
+	if c.has {
+		return fn(c.topic, c.value)
+	}
+	return true
+}
+
+// all calls fn for every message at or below n.
+func (n *rnode[V]) all(fn func(string, V) bool) bool {
+	if n.has && !fn(n.topic, n.value) {
+		return false
+	}
+	for _, c := range n.children {
+		if !c.all(fn) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,109 @@
+package broker
+
+import (
+	"time"
+
+	"github.com/roostmq/roost/packet"
+)
+
+var (
+	errSecondConnect = &packet.Error{Code: packet.ProtocolError, Msg: "second CONNECT"} // [MQTT-3.1.0-2]
+	errServerPacket  = &packet.Error{Code: packet.ProtocolError, Msg: "a client may not send this packet"}
+	errNoAuth        = &packet.Error{Code: packet.ProtocolError, Msg: "AUTH without an authentication method"}
+)
+
+// handle decodes and handles one packet after CONNECT.
+func (c *conn) handle(first byte, body []byte, pub *packet.Publish) error {
+	t := packet.Type(first >> 4)
+	if t == packet.PUBLISH {
+		if err := packet.DecodeInto(pub, first, body, c.version); err != nil {
+			return err
+		}
+		return c.handlePublish(pub)
+	}
+	p, err := packet.Decode(first, body, c.version)
+	if err != nil {
+		return err
+	}
+	switch p := p.(type) {
+	case *packet.Puback:
+		c.sess.ack(c, p.PacketID, packet.PUBACK)
+	case *packet.Pubrec:
+		c.handlePubrec(p)
+	case *packet.Pubrel:
+		c.handlePubrel(p)
+	case *packet.Pubcomp:
+		c.sess.ack(c, p.PacketID, packet.PUBCOMP)
+	case *packet.Subscribe:
+		return c.handleSubscribe(p)
+	case *packet.Unsubscribe:
+		c.handleUnsubscribe(p)
+	case *packet.Pingreq:
+		c.sendPacket(&packet.Pingresp{}) // [MQTT-3.12.4-1]
+	case *packet.Disconnect:
+		return c.handleDisconnect(p)
+	case *packet.Connect:
+		return errSecondConnect
+	case *packet.Auth:
+		return errNoAuth
+	default:
+		return errServerPacket
+	}
+	return nil
+}
+
+// handlePubrec answers PUBREC with PUBREL. [MQTT-4.3.3-3]
+func (c *conn) handlePubrec(p *packet.Pubrec) {
+	rel := &packet.Pubrel{Ack: packet.Ack{PacketID: p.PacketID}}
+	if p.ReasonCode.IsError() {
+		// 5.0: a PUBREC with a failure code ends the exchange.
+		c.sess.drop(p.PacketID)
+		return
+	}
+	if !c.sess.received(p.PacketID) && c.version == packet.V5 {
+		rel.ReasonCode = packet.PacketIdentifierNotFound
+	}
+	c.sendPacket(rel)
+}
+
+// handlePubrel completes an inbound QoS 2 exchange. [MQTT-4.3.3-9]
+func (c *conn) handlePubrel(p *packet.Pubrel) {
+	ss := c.sess
+	ss.mu.Lock()
+	_, ok := ss.inbound[p.PacketID]
+	delete(ss.inbound, p.PacketID)
+	ss.mu.Unlock()
+	comp := &packet.Pubcomp{Ack: packet.Ack{PacketID: p.PacketID}}
+	if !ok && c.version == packet.V5 {
+		comp.ReasonCode = packet.PacketIdentifierNotFound
+	}
+	c.sendPacket(comp)
+}
+
+// handleDisconnect processes a client's DISCONNECT. [MQTT-3.14.4-3]
+func (c *conn) handleDisconnect(p *packet.Disconnect) error {
+	if c.version == packet.V5 && p.Properties.Has(packet.PropSessionExpiry) {
+		c.sess.mu.Lock()
+		was := c.sess.expiry
+		c.sess.mu.Unlock()
+		if was == 0 && p.Properties.SessionExpiry != 0 {
+			// [MQTT-3.14.2-2]
+			return &packet.Error{Code: packet.ProtocolError, Msg: "session expiry set on DISCONNECT after 0 on CONNECT"}
+		}
+		d := time.Duration(p.Properties.SessionExpiry) * time.Second
+		if p.Properties.SessionExpiry == 0xFFFFFFFF {
+			d = -1
+		}
+		if max := c.srv.opts.Sessions.MaxExpiry; max > 0 && (d < 0 || d > max) {
+			d = max
+		}
+		c.sess.mu.Lock()
+		c.sess.expiry = d
+		c.sess.mu.Unlock()
+	}
+	if p.ReasonCode != packet.DisconnectWithWill {
+		c.will = nil // [MQTT-3.1.2-10] (3.1.1: [MQTT-3.1.2-10] [MQTT-3.14.4-3])
+	}
+	c.disconnect = true
+	return nil
+}

@@ -1,0 +1,129 @@
+package broker
+
+import (
+	"sync"
+
+	"github.com/roostmq/roost/packet"
+	"time"
+)
+
+// outbound is a connection's queue of encoded bytes. Producers (the
+// connection's own reader, publishers' readers, timers) append under mu; the
+// writer goroutine alone touches the socket. mu is a leaf lock: nothing is
+// called while it is held.
+type outbound struct {
+	mu      sync.Mutex
+	buf     []byte // guarded by mu: bytes waiting for the writer
+	spare   []byte // guarded by mu: the writer's previous buffer, reused
+	writing int    // guarded by mu: bytes the writer is writing now
+	closed  bool   // guarded by mu: no more appends
+	woken   bool   // guarded by mu: a wake-up is pending for buf
+	notify  chan struct{}
+}
+
+// appendFn runs fn to append to the buffer unless the connection is closed or
+// the pending bytes already exceed limit (limit <= 0: no check). It reports
+// whether fn ran and whether the caller must wake the writer.
+func (o *outbound) appendFn(limit int, fn func([]byte) []byte) (ok, wake bool) {
+	o.mu.Lock()
+	if o.closed || (limit > 0 && len(o.buf)+o.writing > limit) {
+		o.mu.Unlock()
+		return false, false
+	}
+	o.buf = fn(o.buf)
+	wake = !o.woken
+	o.woken = true
+	o.mu.Unlock()
+	return true, wake
+}
+
+// wake tells the writer there is work; it never blocks.
+func (o *outbound) wake() {
+	select {
+	case o.notify <- struct{}{}:
+	default:
+	}
+}
+
+// take hands the waiting bytes to the writer.
+func (o *outbound) take() (b []byte, closed bool) {
+	o.mu.Lock()
+	b = o.buf
+	o.buf = o.spare[:0]
+	o.spare = nil
+	o.writing = len(b)
+	o.woken = false
+	closed = o.closed
+	o.mu.Unlock()
+	return b, closed
+}
+
+// done returns the written buffer for reuse; a large one is dropped so an
+// idle connection keeps little memory.
+func (o *outbound) done(b []byte) {
+	o.mu.Lock()
+	o.writing = 0
+	if cap(b) <= 64<<10 && o.spare == nil {
+		o.spare = b[:0]
+	}
+	o.mu.Unlock()
+}
+
+// closeQueue stops further appends.
+func (o *outbound) closeQueue() {
+	o.mu.Lock()
+	o.closed = true
+	o.mu.Unlock()
+	o.wake()
+}
+
+// writeLoop is the connection's writer goroutine: the only code that writes
+// to the socket. It exits when the queue is closed and drained, or on a
+// write error (which also closes the socket so the reader stops).
+func (c *conn) writeLoop() {
+	defer c.wg.Done()
+	timeout := c.srv.opts.Limits.WriteTimeout
+	for {
+		<-c.out.notify
+		for {
+			b, closed := c.out.take()
+			if len(b) > 0 {
+				_ = c.nc.SetWriteDeadline(time.Now().Add(timeout))
+				_, err := c.nc.Write(b)
+				c.out.done(b)
+				if err != nil {
+					c.fail(err)
+					return
+				}
+				c.stats.bytesOut.Add(uint64(len(b)))
+				continue
+			}
+			c.out.done(b)
+			if closed {
+				if tc, ok := c.nc.(interface{ CloseWrite() error }); ok {
+					_ = tc.CloseWrite()
+				}
+				return
+			}
+			break
+		}
+	}
+}
+
+// sendPacket queues one packet of the connection's own (acknowledgements,
+// CONNACK, DISCONNECT) and wakes the writer.
+func (c *conn) sendPacket(p packet.Packet) {
+	v := c.version
+	if v == 0 {
+		v = packet.V311
+	}
+	c.send(func(b []byte) []byte { return p.Append(b, v) })
+}
+
+// send appends one encoded packet and wakes the writer at once; for the
+// connection's own replies.
+func (c *conn) send(fn func([]byte) []byte) {
+	if _, wake := c.out.appendFn(0, fn); wake {
+		c.out.wake()
+	}
+}

@@ -1,0 +1,224 @@
+package broker
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"time"
+
+	"github.com/roostmq/roost/packet"
+	"github.com/roostmq/roost/topic"
+)
+
+// willMsg is a will: a message plus the delay before it is published.
+type willMsg struct {
+	msg   *message
+	delay time.Duration
+}
+
+// handleConnect checks CONNECT, authenticates, claims the session and
+// answers CONNACK. An error closes the connection.
+func (c *conn) handleConnect(first byte, body []byte) error {
+	var p packet.Connect
+	err := packet.DecodeInto(&p, first, body, 0)
+	c.version = p.Version
+	if err != nil {
+		if packet.CodeOf(err) == packet.UnsupportedProtocolVersion {
+			// [MQTT-3.1.2-2]: 3.1.1 return code 1; 5.0 reason 0x84.
+			c.refuse(packet.UnsupportedProtocolVersion)
+		} else if c.version == packet.V5 {
+			c.refuse(packet.CodeOf(err))
+		}
+		return err
+	}
+	if err := c.checkConnect(&p); err != nil {
+		c.refuse(packet.CodeOf(err))
+		return err
+	}
+	return c.accept(&p)
+}
+
+// refuse sends a CONNACK with a failure code, mapped for 3.1.1.
+// [MQTT-3.2.2-5] [MQTT-3.2.2-6]
+func (c *conn) refuse(code packet.ReasonCode) {
+	ack := &packet.Connack{ReasonCode: code}
+	v := c.version
+	if v != packet.V5 {
+		rc, ok := packet.V3ReturnCode(code)
+		if !ok {
+			return
+		}
+		ack.ReasonCode = packet.ReasonCode(rc)
+		v = packet.V311
+	}
+	c.send(func(b []byte) []byte { return ack.Append(b, v) })
+}
+
+func (c *conn) checkConnect(p *packet.Connect) error {
+	s := c.srv
+	lim := &s.opts.Limits
+	id := string(p.ClientID)
+	if len(id) > lim.MaxClientIDLength {
+		return &packet.Error{Code: packet.ClientIdentifierNotValid, Msg: "client id too long"}
+	}
+	if id == "" {
+		// 3.1.1 requires clean session for an empty id [MQTT-3.1.3-7] [MQTT-3.1.3-8];
+		// 3.1 requires an id.
+		if !lim.AllowEmptyClientID || c.version == packet.V31 || (c.version == packet.V311 && !p.CleanStart) {
+			return &packet.Error{Code: packet.ClientIdentifierNotValid, Msg: "empty client id"}
+		}
+	}
+	if p.WillFlag {
+		if err := topic.ValidName(string(p.WillTopic)); err != nil {
+			return &packet.Error{Code: packet.TopicNameInvalid, Msg: "will topic: " + err.Error()}
+		}
+		if s.opts.Retain.Disabled && p.WillRetain {
+			return &packet.Error{Code: packet.RetainNotSupported, Msg: "retain is disabled"}
+		}
+	}
+	if p.Properties.Has(packet.PropAuthMethod) {
+		// Enhanced authentication mechanisms arrive with the authentication work.
+		return &packet.Error{Code: packet.BadAuthenticationMethod, Msg: "no enhanced authentication method is configured"}
+	}
+	if n := s.opts.Limits.MaxConnections; n > 0 && int(s.stats.connected.Load()) > n {
+		return &packet.Error{Code: packet.ServerBusy, Msg: "too many connections"}
+	}
+	if a := s.opts.Authenticator; a != nil {
+		info := &ConnectInfo{ClientID: id, Username: string(p.Username), Password: p.Password,
+			Version: c.version, RemoteAddr: c.nc.RemoteAddr(), Listener: c.listener}
+		if err := a.Authenticate(info); err != nil {
+			var rc packet.ReasonCode
+			if !errors.As(err, &rc) {
+				err = &packet.Error{Code: packet.NotAuthorized, Msg: err.Error()} // [MQTT-3.1.4-2]
+			}
+			s.stats.authFailures.Add(1)
+			return err
+		}
+	}
+	if p.WillFlag && s.opts.Authorizer != nil &&
+		!s.opts.Authorizer.Authorize(id, string(p.Username), AccessPublish, string(p.WillTopic)) {
+		return &packet.Error{Code: packet.NotAuthorized, Msg: "will topic not authorized"}
+	}
+	return nil
+}
+
+// accept claims the session and sends CONNACK.
+func (c *conn) accept(p *packet.Connect) error {
+	s := c.srv
+	lim := &s.opts.Limits
+	c.clientID = string(p.ClientID)
+	assigned := false
+	if c.clientID == "" {
+		c.clientID = newClientID() // [MQTT-3.1.3-6] (5.0) [MQTT-3.1.3-6] (3.1.1)
+		assigned = true
+	}
+	c.username = string(p.Username)
+	c.keepAlive = p.KeepAlive
+	ack := &packet.Connack{}
+	if lim.MaxKeepAlive > 0 && (c.keepAlive == 0 || c.keepAlive > lim.MaxKeepAlive) && c.version == packet.V5 {
+		c.keepAlive = lim.MaxKeepAlive // [MQTT-3.1.2-21]: the client uses Server Keep Alive
+		ack.Properties.ServerKeepAlive = c.keepAlive
+		ack.Properties.Set(packet.PropServerKeepAlive)
+	}
+	expiry := c.sessionExpiry(p, ack)
+	window := int(lim.MaxInflight)
+	if c.version == packet.V5 {
+		pr := &p.Properties
+		if pr.Has(packet.PropReceiveMaximum) && int(pr.ReceiveMaximum) < window {
+			window = int(pr.ReceiveMaximum) // [MQTT-3.3.4-7] [MQTT-3.3.4-8]
+		}
+		if pr.Has(packet.PropMaximumPacketSize) {
+			c.maxOut = int(pr.MaximumPacketSize)
+		}
+		c.aliasMax = pr.TopicAliasMaximum
+		c.problemOff = pr.Has(packet.PropRequestProblemInfo) && pr.RequestProblemInfo == 0
+		c.setConnackProps(ack, assigned)
+	}
+	if p.WillFlag {
+		c.will = c.newWill(p)
+	}
+	sess, present := s.claim(c, p.CleanStart, expiry, window)
+	c.sess = sess
+	ack.SessionPresent = present // [MQTT-3.2.2-2] [MQTT-3.2.2-3]
+	c.sendConnack(ack)
+	c.log = c.log.With("client", c.clientID)
+	if h := s.opts.Hooks.OnConnect; h != nil {
+		h(c.clientID, c.version, c.nc.RemoteAddr())
+	}
+	sess.mu.Lock()
+	sess.resumeLocked(c)
+	sess.mu.Unlock()
+	return nil
+}
+
+// sendConnack queues CONNACK; it is the first packet the client gets.
+// [MQTT-3.2.0-1]
+func (c *conn) sendConnack(ack *packet.Connack) {
+	v := c.version
+	c.send(func(b []byte) []byte { return ack.Append(b, v) })
+}
+
+// sessionExpiry works out how long the session outlives the connection.
+func (c *conn) sessionExpiry(p *packet.Connect, ack *packet.Connack) time.Duration {
+	max := c.srv.opts.Sessions.MaxExpiry
+	if c.version != packet.V5 {
+		if p.CleanStart {
+			return 0 // [MQTT-3.1.2-6]
+		}
+		return max // [MQTT-3.1.2-4]
+	}
+	if !p.Properties.Has(packet.PropSessionExpiry) {
+		return 0
+	}
+	v := p.Properties.SessionExpiry
+	d := time.Duration(v) * time.Second
+	if v == 0xFFFFFFFF {
+		d = -1 // never expires
+	}
+	if max > 0 && (d < 0 || d > max) {
+		d = max
+		ack.Properties.SessionExpiry = uint32(max / time.Second)
+		ack.Properties.Set(packet.PropSessionExpiry)
+	}
+	return d
+}
+
+// setConnackProps advertises what Roost supports to a 5.0 client.
+func (c *conn) setConnackProps(ack *packet.Connack, assigned bool) {
+	s := c.srv
+	pr := &ack.Properties
+	if assigned {
+		pr.AssignedClientID = []byte(c.clientID) // [MQTT-3.1.3-7]
+		pr.Set(packet.PropAssignedClientID)
+	}
+	pr.ReceiveMaximum = s.opts.Limits.ReceiveMaximum
+	pr.Set(packet.PropReceiveMaximum)
+	pr.MaximumPacketSize = uint32(s.opts.Limits.MaxPacketSize)
+	pr.Set(packet.PropMaximumPacketSize)
+	pr.TopicAliasMaximum = s.opts.Limits.MaxTopicAliases
+	pr.Set(packet.PropTopicAliasMaximum)
+	if s.opts.Retain.Disabled {
+		pr.RetainAvailable = 0
+		pr.Set(packet.PropRetainAvailable)
+	}
+}
+
+func (c *conn) newWill(p *packet.Connect) *willMsg {
+	now := c.srv.clock.Now()
+	m := &message{topic: string(p.WillTopic), qos: p.WillQoS, retain: p.WillRetain, created: now}
+	if len(p.WillPayload) > 0 {
+		m.payload = append([]byte(nil), p.WillPayload...)
+	}
+	w := &willMsg{msg: m}
+	if c.version == packet.V5 {
+		m.setProps(&p.WillProperties, now) // [MQTT-3.1.3-10]
+		w.delay = time.Duration(p.WillProperties.WillDelay) * time.Second
+	}
+	return w
+}
+
+func newClientID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "roost-" + hex.EncodeToString(b[:])
+}

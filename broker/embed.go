@@ -1,0 +1,73 @@
+package broker
+
+import (
+	"errors"
+	"sync"
+
+	"github.com/roostmq/roost/topic"
+)
+
+// Message is a message delivered to an in-process subscriber. Payload must
+// not be modified.
+type Message struct {
+	Topic   string
+	Payload []byte
+	QoS     byte
+	Retain  bool
+}
+
+// Publish routes a message from the program that embeds the broker, as if a
+// client had published it.
+func (s *Server) Publish(name string, payload []byte, qos byte, retain bool) error {
+	if err := topic.ValidName(name); err != nil {
+		return err
+	}
+	if qos > 2 {
+		return errors.New("broker: QoS must be 0, 1 or 2")
+	}
+	s.publishLocal(name, append([]byte(nil), payload...), qos, retain)
+	return nil
+}
+
+// Subscribe calls fn for every message matching filter until the returned
+// function is called. fn runs on its own goroutine, one message at a time, in
+// order; up to 1024 messages wait for it, beyond that they are dropped and
+// counted.
+func (s *Server) Subscribe(filter string, fn func(Message)) (unsubscribe func(), err error) {
+	if _, _, _, err := topic.ParseShared(filter); err != nil {
+		return nil, err
+	}
+	ch := make(chan Message, 1024)
+	ss := newSession(s, "$internal/"+newClientID())
+	ss.local = func(name string, m *message) {
+		ss.mu.Lock()
+		defer ss.mu.Unlock()
+		if ss.ended {
+			return
+		}
+		select {
+		case ch <- Message{Topic: name, Payload: m.payload, QoS: m.qos, Retain: m.retain}:
+		default:
+			ss.dropLocked(m, DropPendingFull)
+		}
+	}
+	s.subs.Subscribe(ss, filter, topic.Options{QoS: 2})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for m := range ch {
+			fn(m)
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.subs.Unsubscribe(ss, filter)
+			ss.mu.Lock()
+			ss.ended = true
+			ss.mu.Unlock()
+			close(ch)
+			<-done
+		})
+	}, nil
+}

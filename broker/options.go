@@ -1,0 +1,148 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/roostmq/roost/store"
+)
+
+// Options configures a Server. Start from DefaultOptions and change fields;
+// New calls Validate.
+type Options struct {
+	// Listen holds TCP addresses ("127.0.0.1:1883", ":1883") for
+	// ListenAndServe. Serve accepts any net.Listener instead.
+	Listen []string
+
+	Limits   Limits
+	Sessions Sessions
+	Retain   Retain
+
+	// SysInterval is how often $SYS/broker/... topics are published; 0 turns
+	// them off.
+	SysInterval time.Duration
+
+	// Authenticator decides CONNECT; nil allows everyone.
+	Authenticator Authenticator
+	// Authorizer decides publish and subscribe per topic; nil allows all.
+	Authorizer Authorizer
+	// Store keeps sessions and retained messages; nil means store.NewMemory().
+	Store store.Store
+	// Logger receives structured logs; nil discards them.
+	Logger *slog.Logger
+	// Hooks observe the broker; nil fields are skipped.
+	Hooks Hooks
+	// Clock drives expiry and will delays; nil means the real clock.
+	Clock Clock
+}
+
+// Limits bounds what each client may use. Zero means "no limit" only where
+// the comment says so.
+type Limits struct {
+	MaxConnections     int           // 0: unlimited
+	MaxPacketSize      int           // largest packet accepted, bytes
+	ReceiveMaximum     uint16        // inbound QoS 1/2 window Roost advertises
+	MaxInflight        uint16        // outbound window for 3.1.1 clients (5.0 uses the client's Receive Maximum, capped by this)
+	MaxQueuedMessages  int           // per session, QoS 1/2 waiting beyond the window
+	MaxQueuedBytes     int           // per session
+	QueuePolicy        QueuePolicy   // what happens when a session queue is full
+	MaxPendingBytes    int           // per connection outbound bytes not yet written; QoS 0 beyond it is dropped
+	SlowConsumerAfter  time.Duration // a writer blocked this long disconnects the client
+	MaxTopicLength     int           // bytes
+	MaxTopicLevels     int           // 0: unlimited
+	MaxSubscriptions   int           // per client, 0: unlimited
+	MaxKeepAlive       uint16        // seconds; 0: any
+	ConnectTimeout     time.Duration // a connection must send CONNECT within this
+	MaxTopicAliases    uint16        // Topic Alias Maximum advertised to 5.0 clients
+	MaxClientIDLength  int
+	WriteTimeout       time.Duration
+	MaxMessageExpiry   time.Duration // 0: none
+	AllowEmptyClientID bool
+}
+
+// QueuePolicy says what to do when a session queue is full.
+type QueuePolicy int
+
+// Queue policies.
+const (
+	DropNewest QueuePolicy = iota // the arriving message is dropped
+	DropOldest                    // the oldest queued message is dropped
+	Disconnect                    // the client is disconnected (5.0: 0x97)
+)
+
+func (p QueuePolicy) String() string {
+	switch p {
+	case DropNewest:
+		return "drop-newest"
+	case DropOldest:
+		return "drop-oldest"
+	case Disconnect:
+		return "disconnect"
+	}
+	return fmt.Sprintf("QueuePolicy(%d)", int(p))
+}
+
+// Sessions configures session lifetime.
+type Sessions struct {
+	// MaxExpiry caps the Session Expiry Interval a client asks for; 3.1.1
+	// persistent sessions (clean session 0) live this long after disconnect.
+	MaxExpiry time.Duration
+}
+
+// Retain configures retained messages.
+type Retain struct {
+	Disabled    bool
+	MaxMessages int // 0: unlimited
+}
+
+// DefaultOptions returns the settings `roost serve` uses without a config file.
+func DefaultOptions() Options {
+	return Options{
+		Listen: []string{":1883"},
+		Limits: Limits{
+			MaxPacketSize:      1 << 20,
+			ReceiveMaximum:     1024,
+			MaxInflight:        128,
+			MaxQueuedMessages:  10000,
+			MaxQueuedBytes:     64 << 20,
+			QueuePolicy:        DropNewest,
+			MaxPendingBytes:    8 << 20,
+			SlowConsumerAfter:  30 * time.Second,
+			MaxTopicLength:     65535,
+			MaxKeepAlive:       0,
+			ConnectTimeout:     10 * time.Second,
+			MaxTopicAliases:    64,
+			MaxClientIDLength:  256,
+			WriteTimeout:       30 * time.Second,
+			AllowEmptyClientID: true,
+		},
+		Sessions:    Sessions{MaxExpiry: 7 * 24 * time.Hour},
+		SysInterval: 10 * time.Second,
+	}
+}
+
+// Validate reports the first invalid setting.
+func (o *Options) Validate() error {
+	l := &o.Limits
+	var errs []error
+	check := func(bad bool, format string, args ...any) {
+		if bad {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(l.MaxPacketSize < 64 || l.MaxPacketSize > 268435460, "limits.max_packet_size %d: must be between 64 and 268435460", l.MaxPacketSize)
+	check(l.ReceiveMaximum == 0, "limits.receive_maximum must be at least 1")
+	check(l.MaxInflight == 0, "limits.max_inflight must be at least 1")
+	check(l.MaxQueuedMessages < 0 || l.MaxQueuedBytes < 0, "limits: queue bounds must not be negative")
+	check(l.MaxPendingBytes < 1024, "limits.max_pending_bytes %d: must be at least 1024", l.MaxPendingBytes)
+	check(l.MaxTopicLength < 1 || l.MaxTopicLength > 65535, "limits.max_topic_length %d: must be between 1 and 65535", l.MaxTopicLength)
+	check(l.ConnectTimeout <= 0, "limits.connect_timeout must be positive")
+	check(l.WriteTimeout <= 0, "limits.write_timeout must be positive")
+	check(l.MaxClientIDLength < 23 || l.MaxClientIDLength > 65535, "limits.max_client_id_length %d: must be between 23 and 65535", l.MaxClientIDLength)
+	check(l.QueuePolicy < DropNewest || l.QueuePolicy > Disconnect, "limits.queue_policy: unknown policy %d", l.QueuePolicy)
+	check(o.Sessions.MaxExpiry < 0, "sessions.max_expiry must not be negative")
+	check(o.SysInterval < 0, "sys_interval must not be negative")
+	return errors.Join(errs...)
+}

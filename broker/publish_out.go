@@ -1,0 +1,80 @@
+package broker
+
+import (
+	"github.com/roostmq/roost/packet"
+)
+
+// writePublish encodes one PUBLISH of m for this client into its outbound
+// queue. limit > 0 drops it instead when that many bytes are already pending
+// (QoS 0 back-pressure). It applies the client's Maximum Packet Size, the
+// remaining message expiry and outbound topic aliases.
+func (c *conn) writePublish(m *message, qos byte, id uint16, retain bool, subIDs []uint32, dup bool, limit int) (ok, wake bool) {
+	p := packet.Publish{Dup: dup && qos > 0, QoS: qos, Retain: retain, PacketID: id, Payload: m.payload} // [MQTT-3.3.1-3]
+	if c.version == packet.V5 {
+		p.Properties = m.props
+		p.Properties.SubscriptionIDs = subIDs // [MQTT-3.3.4-3]
+		if !m.expiry.IsZero() {
+			p.Properties.MessageExpiry = m.remaining(c.srv.clock.Now()) // [MQTT-3.3.2-6]
+		}
+	}
+	var encErr bool
+	ok, wake = c.out.appendFn(limit, func(b []byte) []byte {
+		p.Topic = unsafeBytes(m.topic)
+		if c.maxOut > 0 && p.Size(c.version) > c.maxOut {
+			encErr = true // [MQTT-3.1.2-24]
+			return b
+		}
+		alias, fresh := c.outAliasLocked(m.topic)
+		if alias != 0 {
+			p.Properties.TopicAlias = alias
+			p.Properties.Set(packet.PropTopicAlias)
+			if !fresh {
+				p.Topic = nil
+			}
+		}
+		return p.Append(b, c.version)
+	})
+	if encErr {
+		return false, false
+	}
+	if ok {
+		c.stats.msgsOut.Add(1)
+	}
+	return ok, wake
+}
+
+// tooLarge reports whether m can never be sent to this client because of its
+// Maximum Packet Size. [MQTT-3.1.2-25]
+func (c *conn) tooLarge(m *message, qos byte, subIDs []uint32) bool {
+	if c.maxOut == 0 {
+		return false
+	}
+	p := packet.Publish{QoS: qos, PacketID: 1, Topic: unsafeBytes(m.topic), Payload: m.payload}
+	if c.version == packet.V5 {
+		p.Properties = m.props
+		p.Properties.SubscriptionIDs = subIDs
+	}
+	return p.Size(c.version) > c.maxOut
+}
+
+// outAliasLocked returns the topic alias for name, assigning one while the
+// client's Topic Alias Maximum allows; fresh means the client has not seen
+// this mapping yet. Called with out.mu held (from inside appendFn).
+// [MQTT-3.1.2-26] [MQTT-3.1.2-27] [MQTT-3.3.2-8] [MQTT-3.3.2-11]
+func (c *conn) outAliasLocked(name string) (alias uint16, fresh bool) {
+	if c.aliasMax == 0 || c.version != packet.V5 {
+		return 0, false
+	}
+	if a, ok := c.outAliases[name]; ok {
+		return a, false
+	}
+	if len(c.outAliases) >= int(c.aliasMax) {
+		return 0, false
+	}
+	if c.outAliases == nil {
+		c.outAliases = make(map[string]uint16)
+	}
+	a := uint16(len(c.outAliases) + 1)
+	c.outAliases[name] = a
+	return a, true
+}

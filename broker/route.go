@@ -1,0 +1,210 @@
+package broker
+
+import (
+	"github.com/roostmq/roost/packet"
+	"github.com/roostmq/roost/topic"
+)
+
+// routeScratch is a reader's reusable buffers for matching.
+type routeScratch struct {
+	subs   []topic.Sub[*session]
+	groups []topic.SharedMatch[*session]
+	merged map[*session]int // session -> index in targets
+	target []target
+}
+
+type target struct {
+	s      *session
+	qos    byte
+	retain bool
+	subIDs []uint32
+}
+
+var (
+	errTopicInvalid = &packet.Error{Code: packet.TopicNameInvalid, Msg: "invalid topic name"}
+	errAliasInvalid = &packet.Error{Code: packet.TopicAliasInvalid, Msg: "topic alias out of range"}
+	errAliasUnknown = &packet.Error{Code: packet.ProtocolError, Msg: "empty topic with an unknown topic alias"}
+	errRetainOff    = &packet.Error{Code: packet.RetainNotSupported, Msg: "retain is not available"}
+	errRecvMax      = &packet.Error{Code: packet.ReceiveMaximumExceeded, Msg: "more unacknowledged QoS 2 publishes than Receive Maximum"}
+)
+
+// resolveTopic applies inbound topic aliases and validates the name.
+// [MQTT-3.3.2-12] [MQTT-3.3.2-7]
+func (c *conn) resolveTopic(p *packet.Publish) (string, error) {
+	name := ""
+	if alias := p.Properties.TopicAlias; c.version == packet.V5 && p.Properties.Has(packet.PropTopicAlias) {
+		if alias == 0 || alias > c.srv.opts.Limits.MaxTopicAliases {
+			return "", errAliasInvalid
+		}
+		if len(p.Topic) == 0 {
+			n, ok := c.inAliases[alias]
+			if !ok {
+				return "", errAliasUnknown
+			}
+			return n, nil
+		}
+		if c.inAliases == nil {
+			c.inAliases = make(map[uint16]string)
+		}
+		name = string(p.Topic)
+		c.inAliases[alias] = name
+	} else {
+		name = string(p.Topic)
+	}
+	lim := &c.srv.opts.Limits
+	if topic.ValidName(name) != nil || topic.CheckLimits(name, lim.MaxTopicLength, lim.MaxTopicLevels) != nil {
+		return "", errTopicInvalid // [MQTT-3.3.2-2] [MQTT-4.7.3-1]
+	}
+	return name, nil
+}
+
+// handlePublish handles an inbound PUBLISH: checks, routing, acknowledgement.
+func (c *conn) handlePublish(p *packet.Publish) error {
+	s := c.srv
+	c.stats.msgsIn.Add(1)
+	name, err := c.resolveTopic(p)
+	if err != nil {
+		return err
+	}
+	if p.Retain && s.opts.Retain.Disabled {
+		return errRetainOff // 5.0: DISCONNECT 0x9A Retain not supported
+	}
+	if h := s.opts.Hooks.OnPublish; h != nil {
+		h(c.clientID, name, p.QoS, len(p.Payload))
+	}
+	code := packet.Success
+	if s.opts.Authorizer != nil && !s.opts.Authorizer.Authorize(c.clientID, c.username, AccessPublish, name) {
+		code = packet.NotAuthorized // 5.0: PUBACK/PUBREC 0x87; 3.1.1: acknowledged and dropped
+	}
+	switch p.QoS {
+	case 0:
+		if code == packet.Success {
+			s.route(c, newMessage(p, name, c.version, s.clock.Now()))
+		}
+	case 1:
+		if code == packet.Success && s.route(c, newMessage(p, name, c.version, s.clock.Now())) == 0 && c.version == packet.V5 {
+			code = packet.NoMatchingSubscribers
+		}
+		c.sendPacket(&packet.Puback{Ack: packet.Ack{PacketID: p.PacketID, ReasonCode: code}})
+	case 2:
+		return c.publishQoS2(p, name, code)
+	}
+	return nil
+}
+
+// publishQoS2 routes a QoS 2 message once, however often it is resent before
+// PUBREL. [MQTT-4.3.3-2] (3.1.1: method B, [MQTT-4.3.3-2])
+func (c *conn) publishQoS2(p *packet.Publish, name string, code packet.ReasonCode) error {
+	ss := c.sess
+	ss.mu.Lock()
+	_, seen := ss.inbound[p.PacketID]
+	if !seen && code == packet.Success {
+		if len(ss.inbound) >= int(c.srv.opts.Limits.ReceiveMaximum) {
+			ss.mu.Unlock()
+			return errRecvMax // [MQTT-3.3.4-9]
+		}
+		ss.inbound[p.PacketID] = struct{}{}
+	}
+	ss.mu.Unlock()
+	if !seen && code == packet.Success {
+		if c.srv.route(c, newMessage(p, name, c.version, c.srv.clock.Now())) == 0 && c.version == packet.V5 {
+			code = packet.NoMatchingSubscribers
+		}
+	}
+	c.sendPacket(&packet.Pubrec{Ack: packet.Ack{PacketID: p.PacketID, ReasonCode: code}})
+	return nil
+}
+
+// route delivers m to every matching subscription and stores it when
+// retained. It returns the number of sessions it went to. from is the
+// publishing connection (nil for in-process and will messages); writers to
+// wake are collected on it, or woken at once without it.
+func (s *Server) route(from *conn, m *message) int {
+	if m.retain {
+		s.retain(m)
+	}
+	var sc *routeScratch
+	if from != nil {
+		sc = &from.matchBuf
+		m.sender = from.sess
+	} else {
+		sc = &routeScratch{}
+	}
+	sc.subs, sc.groups = s.subs.Match(m.topic, sc.subs[:0], sc.groups[:0])
+	targets := sc.merge(m)
+	n := len(targets)
+	for i := range targets {
+		t := &targets[i]
+		s.deliverTo(from, t.s, m, t.qos, t.retain, t.subIDs)
+	}
+	for _, g := range sc.groups {
+		if sub, ok := g.PickWhere(func(x topic.Sub[*session]) bool { return x.Key.online() }); ok || len(g.Members) > 0 {
+			if !ok {
+				sub, _ = g.Pick()
+			}
+			var ids []uint32
+			if sub.Opts.ID != 0 {
+				ids = []uint32{sub.Opts.ID}
+			}
+			s.deliverTo(from, sub.Key, m, min(m.qos, sub.Opts.QoS), false, ids)
+			n++
+		}
+	}
+	s.stats.msgsRouted.Add(1)
+	return n
+}
+
+func (s *Server) deliverTo(from *conn, ss *session, m *message, qos byte, retain bool, ids []uint32) {
+	if a := s.opts.Authorizer; a != nil && ss.local == nil && !a.Authorize(ss.id, ss.username(), AccessReceive, m.topic) {
+		return
+	}
+	if w := ss.deliver(m, qos, retain, ids); w != nil {
+		if from != nil {
+			from.wake = append(from.wake, w)
+		} else {
+			w.out.wake()
+		}
+	}
+}
+
+// merge folds overlapping subscriptions of one session into one delivery at
+// the highest granted QoS carrying every subscription identifier.
+// [MQTT-3.3.4-2] [MQTT-3.3.4-3] (3.1.1: [MQTT-3.3.5-1])
+func (sc *routeScratch) merge(m *message) []target {
+	sc.target = sc.target[:0]
+	if len(sc.subs) > 1 {
+		if sc.merged == nil {
+			sc.merged = make(map[*session]int)
+		}
+		clear(sc.merged)
+	}
+	for _, sub := range sc.subs {
+		if sub.Opts.NoLocal && sub.Key == m.sender {
+			continue // [MQTT-3.8.3-3]
+		}
+		qos := min(m.qos, sub.Opts.QoS)                  // [MQTT-3.8.4-8] (3.1.1: [MQTT-3.8.4-6])
+		retain := m.retain && sub.Opts.RetainAsPublished // [MQTT-3.3.1-12] [MQTT-3.3.1-13]
+		i, seen := -1, false
+		if len(sc.subs) > 1 {
+			i, seen = sc.merged[sub.Key]
+		}
+		if !seen {
+			if len(sc.subs) > 1 {
+				sc.merged[sub.Key] = len(sc.target)
+			}
+			t := target{s: sub.Key, qos: qos, retain: retain}
+			if sub.Opts.ID != 0 {
+				t.subIDs = []uint32{sub.Opts.ID}
+			}
+			sc.target = append(sc.target, t)
+			continue
+		}
+		t := &sc.target[i]
+		t.qos = max(t.qos, qos)
+		t.retain = t.retain || retain
+		if sub.Opts.ID != 0 {
+			t.subIDs = append(t.subIDs, sub.Opts.ID)
+		}
+	}
+	return sc.target
+}

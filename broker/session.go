@@ -1,0 +1,259 @@
+package broker
+
+import (
+	"sync"
+	"time"
+
+	"github.com/roostmq/roost/packet"
+	"github.com/roostmq/roost/topic"
+)
+
+// session is the state of one client id. Lock order: Server.mu, then
+// session.mu, then the topic index; outbound.mu is a leaf.
+type session struct {
+	srv *Server
+	id  string
+
+	mu        sync.Mutex
+	conn      *conn                          // guarded by mu: nil while offline
+	version   packet.Version                 // guarded by mu
+	expiry    time.Duration                  // guarded by mu: after disconnect; <0 never
+	subs      map[string]topic.Options       // guarded by mu: filter (as sent) -> options
+	inflight  []*outMsg                      // guarded by mu: outbound QoS 1/2 in send order
+	queue     []queued                       // guarded by mu: waiting for the window
+	queueSize int                            // guarded by mu: payload bytes in queue
+	nextID    uint16                         // guarded by mu
+	window    int                            // guarded by mu: client's Receive Maximum (or inflight limit)
+	inbound   map[uint16]struct{}            // guarded by mu: QoS 2 ids received, PUBREL pending
+	expTimer  Timer                          // guarded by mu
+	willTimer Timer                          // guarded by mu
+	pendWill  *willMsg                       // guarded by mu: a delayed will waiting
+	ended     bool                           // guarded by mu: removed from the server
+	epoch     uint64                         // guarded by mu
+	dropped   [numDropReasons]uint64         // guarded by mu
+	lastSeen  time.Time                      // guarded by mu
+	local     func(topic string, m *message) // in-process subscriber callback
+}
+
+// queued is a message waiting for room in the inflight window.
+type queued struct {
+	msg    *message
+	qos    byte
+	retain bool
+	subIDs []uint32
+}
+
+// outMsg is an outbound QoS 1/2 message in flight.
+type outMsg struct {
+	queued
+	id       uint16
+	released bool // QoS 2: PUBREC received, PUBREL sent
+}
+
+func newSession(s *Server, id string) *session {
+	return &session{srv: s, id: id, subs: map[string]topic.Options{}, inbound: map[uint16]struct{}{}}
+}
+
+// nextIDLocked returns a packet id not in use. [MQTT-2.3.1-4] [MQTT-2.2.1-4]
+func (ss *session) nextIDLocked() uint16 {
+	for {
+		ss.nextID++
+		if ss.nextID == 0 {
+			ss.nextID = 1
+		}
+		free := true
+		for _, m := range ss.inflight {
+			if m.id == ss.nextID {
+				free = false
+				break
+			}
+		}
+		if free {
+			return ss.nextID
+		}
+	}
+}
+
+// deliver hands one message to this session at the granted QoS. It runs on
+// the publisher's goroutine; the returned conn, if any, needs its writer woken.
+func (ss *session) deliver(m *message, qos byte, retain bool, subIDs []uint32) *conn {
+	if ss.local != nil {
+		ss.local(m.topic, m)
+		return nil
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.ended {
+		return nil
+	}
+	c := ss.conn
+	if qos == 0 {
+		if c == nil {
+			return nil // QoS 0 is not queued for offline sessions
+		}
+		ok, wake := c.writePublish(m, 0, 0, retain, subIDs, false, c.srv.opts.Limits.MaxPendingBytes)
+		if !ok {
+			ss.dropLocked(m, DropPendingFull)
+		}
+		return wakeIf(c, wake)
+	}
+	q := queued{msg: m, qos: qos, retain: retain}
+	if len(subIDs) > 0 {
+		q.subIDs = append([]uint32(nil), subIDs...)
+	}
+	if c != nil && len(ss.inflight) < ss.window && len(ss.queue) == 0 {
+		return wakeIf(c, ss.sendLocked(c, q))
+	}
+	return ss.enqueueLocked(q)
+}
+
+func wakeIf(c *conn, wake bool) *conn {
+	if wake {
+		return c
+	}
+	return nil
+}
+
+// sendLocked puts q in flight with a new packet id and encodes it.
+func (ss *session) sendLocked(c *conn, q queued) (wake bool) {
+	om := &outMsg{queued: q, id: ss.nextIDLocked()}
+	ss.inflight = append(ss.inflight, om)
+	ok, wake := c.writePublish(q.msg, q.qos, om.id, q.retain, q.subIDs, false, 0)
+	if !ok {
+		// Too large for the client or the connection is closing: a message
+		// too large is treated as delivered. [MQTT-3.1.2-25]
+		if c.tooLarge(q.msg, q.qos, q.subIDs) {
+			ss.inflight = ss.inflight[:len(ss.inflight)-1]
+			ss.dropLocked(q.msg, DropTooLarge)
+		}
+	}
+	return wake
+}
+
+// enqueueLocked stores q for later, applying the queue policy when full.
+func (ss *session) enqueueLocked(q queued) *conn {
+	lim := &ss.srv.opts.Limits
+	full := (lim.MaxQueuedMessages > 0 && len(ss.queue) >= lim.MaxQueuedMessages) ||
+		(lim.MaxQueuedBytes > 0 && ss.queueSize+len(q.msg.payload) > lim.MaxQueuedBytes)
+	if full {
+		switch lim.QueuePolicy {
+		case DropOldest:
+			if len(ss.queue) > 0 {
+				old := ss.queue[0]
+				ss.queue = ss.queue[1:]
+				ss.queueSize -= len(old.msg.payload)
+				ss.dropLocked(old.msg, DropQueueFull)
+				break
+			}
+			ss.dropLocked(q.msg, DropQueueFull)
+			return nil
+		case Disconnect:
+			ss.dropLocked(q.msg, DropQueueFull)
+			if ss.conn != nil {
+				go ss.conn.kick(packet.QuotaExceeded)
+			}
+			return nil
+		default:
+			ss.dropLocked(q.msg, DropQueueFull)
+			return nil
+		}
+	}
+	ss.queue = append(ss.queue, q)
+	ss.queueSize += len(q.msg.payload)
+	return nil
+}
+
+func (ss *session) dropLocked(m *message, why DropReason) {
+	ss.dropped[why]++
+	ss.srv.stats.dropped[why].Add(1)
+	if h := ss.srv.opts.Hooks.OnDropped; h != nil {
+		h(ss.id, m.topic, why)
+	}
+}
+
+// fillLocked moves queued messages into the window while there is room.
+func (ss *session) fillLocked(c *conn) (wake bool) {
+	now := ss.srv.clock.Now()
+	for len(ss.queue) > 0 && len(ss.inflight) < ss.window {
+		q := ss.queue[0]
+		ss.queue[0] = queued{}
+		ss.queue = ss.queue[1:]
+		ss.queueSize -= len(q.msg.payload)
+		if q.msg.expired(now) {
+			ss.dropLocked(q.msg, DropExpired)
+			continue
+		}
+		if ss.sendLocked(c, q) {
+			wake = true
+		}
+	}
+	if len(ss.queue) == 0 {
+		ss.queue = nil
+	}
+	return wake
+}
+
+// ack handles PUBACK (QoS 1) and PUBCOMP (QoS 2) from the client.
+func (ss *session) ack(c *conn, id uint16, t packet.Type) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	for i, m := range ss.inflight {
+		if m.id != id {
+			continue
+		}
+		if (t == packet.PUBACK && m.qos != 1) || (t == packet.PUBCOMP && (m.qos != 2 || !m.released)) {
+			return false
+		}
+		copy(ss.inflight[i:], ss.inflight[i+1:])
+		ss.inflight[len(ss.inflight)-1] = nil
+		ss.inflight = ss.inflight[:len(ss.inflight)-1]
+		if ss.fillLocked(c) {
+			c.out.wake()
+		}
+		return true
+	}
+	return false
+}
+
+// received handles PUBREC: the message is no longer resent, PUBREL is.
+func (ss *session) received(id uint16) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	for _, m := range ss.inflight {
+		if m.id == id && m.qos == 2 {
+			m.released = true
+			m.msg = nil // only PUBREL is resent from now on
+			return true
+		}
+	}
+	return false
+}
+
+// resumeLocked resends unacknowledged messages in order with DUP set, then
+// fills the window from the queue. [MQTT-4.4.0-1] [MQTT-4.6.0-1]
+func (ss *session) resumeLocked(c *conn) {
+	for _, m := range ss.inflight {
+		if m.released {
+			c.sendPacket(&packet.Pubrel{Ack: packet.Ack{PacketID: m.id}})
+			continue
+		}
+		c.writePublish(m.msg, m.qos, m.id, m.retain, m.subIDs, true, 0)
+	}
+	ss.fillLocked(c)
+	c.out.wake()
+}
+
+// drop forgets an inflight message the client refused (5.0 PUBREC >= 0x80).
+func (ss *session) drop(id uint16) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	for i, m := range ss.inflight {
+		if m.id == id {
+			ss.inflight = append(ss.inflight[:i], ss.inflight[i+1:]...)
+			if c := ss.conn; c != nil && ss.fillLocked(c) {
+				c.out.wake()
+			}
+			return
+		}
+	}
+}

@@ -1,0 +1,93 @@
+package broker
+
+import (
+	"strconv"
+	"time"
+)
+
+// Stats is a snapshot of the broker's counters.
+type Stats struct {
+	Version          string
+	Uptime           time.Duration
+	ClientsConnected int64
+	ClientsTotal     uint64
+	Sessions         int
+	Subscriptions    int
+	Retained         int
+	MessagesIn       uint64
+	MessagesOut      uint64
+	BytesIn          uint64
+	BytesOut         uint64
+	Dropped          map[string]uint64
+	AuthFailures     uint64
+}
+
+// Stats returns the broker's current counters.
+func (s *Server) Stats() Stats {
+	st := Stats{Version: Version, Uptime: s.clock.Now().Sub(s.started), ClientsConnected: s.stats.connected.Load(),
+		ClientsTotal: s.stats.connsTotal.Load(), Subscriptions: s.subs.Count(), Retained: s.retained.Len(),
+		AuthFailures: s.stats.authFailures.Load(), Dropped: map[string]uint64{}}
+	cs := &s.stats.closedIn
+	st.MessagesIn, st.MessagesOut = cs.msgsIn.Load(), cs.msgsOut.Load()
+	st.BytesIn, st.BytesOut = cs.bytesIn.Load(), cs.bytesOut.Load()
+	s.mu.Lock()
+	st.Sessions = len(s.sessions)
+	for c := range s.conns {
+		st.MessagesIn += c.stats.msgsIn.Load()
+		st.MessagesOut += c.stats.msgsOut.Load()
+		st.BytesIn += c.stats.bytesIn.Load()
+		st.BytesOut += c.stats.bytesOut.Load()
+	}
+	s.mu.Unlock()
+	for i := range s.stats.dropped {
+		st.Dropped[DropReason(i).String()] = s.stats.dropped[i].Load()
+	}
+	return st
+}
+
+// sysLoop publishes $SYS topics every SysInterval until shutdown.
+func (s *Server) sysLoop() {
+	defer s.bgWG.Done()
+	t := time.NewTicker(s.opts.SysInterval)
+	defer t.Stop()
+	s.publishSys()
+	for {
+		select {
+		case <-t.C:
+			s.publishSys()
+		case <-s.done:
+			return
+		}
+	}
+}
+
+// publishSys publishes the $SYS/broker/... topics as retained messages.
+func (s *Server) publishSys() {
+	st := s.Stats()
+	u := strconv.FormatUint
+	dropped := uint64(0)
+	for _, n := range st.Dropped {
+		dropped += n
+	}
+	for _, kv := range [...][2]string{
+		{"version", "roost " + st.Version},
+		{"uptime", strconv.FormatInt(int64(st.Uptime/time.Second), 10) + " seconds"},
+		{"clients/connected", strconv.FormatInt(st.ClientsConnected, 10)},
+		{"clients/total", u(st.ClientsTotal, 10)},
+		{"sessions", strconv.Itoa(st.Sessions)},
+		{"subscriptions/count", strconv.Itoa(st.Subscriptions)},
+		{"retained messages/count", strconv.Itoa(st.Retained)},
+		{"messages/received", u(st.MessagesIn, 10)},
+		{"messages/sent", u(st.MessagesOut, 10)},
+		{"messages/dropped", u(dropped, 10)},
+		{"bytes/received", u(st.BytesIn, 10)},
+		{"bytes/sent", u(st.BytesOut, 10)},
+	} {
+		s.publishLocal("$SYS/broker/"+kv[0], []byte(kv[1]), 0, true)
+	}
+}
+
+// publishLocal routes a message that no client sent.
+func (s *Server) publishLocal(name string, payload []byte, qos byte, retain bool) {
+	s.route(nil, &message{topic: name, payload: payload, qos: qos, retain: retain, created: s.clock.Now()})
+}

@@ -50,7 +50,7 @@ type conn struct {
 	matchBuf   routeScratch
 	disconnect bool // a DISCONNECT arrived
 
-	takenOver atomic.Bool
+	kicked    atomic.Bool // kick ran: the connection is being closed by the server
 	closeOnce sync.Once
 	failErr   atomic.Pointer[error]
 }
@@ -186,6 +186,9 @@ func isNetErr(err error) bool {
 // kick closes the connection from another goroutine, first sending a 5.0
 // DISCONNECT with code.
 func (c *conn) kick(code packet.ReasonCode) {
+	if !c.kicked.CompareAndSwap(false, true) {
+		return
+	}
 	if c.version == packet.V5 && code != 0 {
 		c.sendPacket(&packet.Disconnect{ReasonCode: code})
 	}

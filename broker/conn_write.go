@@ -13,11 +13,12 @@ import (
 // called while it is held.
 type outbound struct {
 	mu      sync.Mutex
-	buf     []byte // guarded by mu: bytes waiting for the writer
-	spare   []byte // guarded by mu: the writer's previous buffer, reused
-	writing int    // guarded by mu: bytes the writer is writing now
-	closed  bool   // guarded by mu: no more appends
-	woken   bool   // guarded by mu: a wake-up is pending for buf
+	buf     []byte    // guarded by mu: bytes waiting for the writer
+	spare   []byte    // guarded by mu: the writer's previous buffer, reused
+	writing int       // guarded by mu: bytes the writer is writing now
+	closed  bool      // guarded by mu: no more appends
+	woken   bool      // guarded by mu: a wake-up is pending for buf
+	over    time.Time // guarded by mu: when appends first failed the pending limit; zero when under
 	notify  chan struct{}
 }
 
@@ -27,6 +28,9 @@ type outbound struct {
 func (o *outbound) appendFn(limit int, fn func([]byte) []byte) (ok, wake bool) {
 	o.mu.Lock()
 	if o.closed || (limit > 0 && len(o.buf)+o.writing > limit) {
+		if !o.closed && o.over.IsZero() {
+			o.over = time.Now()
+		}
 		o.mu.Unlock()
 		return false, false
 	}
@@ -35,6 +39,17 @@ func (o *outbound) appendFn(limit int, fn func([]byte) []byte) (ok, wake bool) {
 	o.woken = true
 	o.mu.Unlock()
 	return true, wake
+}
+
+// overSince reports how long appends have been refused for the pending
+// limit without the writer making progress; zero when they are not.
+func (o *outbound) overSince(now time.Time) time.Duration {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.over.IsZero() {
+		return 0
+	}
+	return now.Sub(o.over)
 }
 
 // wake tells the writer there is work; it never blocks.
@@ -53,6 +68,7 @@ func (o *outbound) take() (b []byte, closed bool) {
 	o.spare = nil
 	o.writing = len(b)
 	o.woken = false
+	o.over = time.Time{}
 	closed = o.closed
 	o.mu.Unlock()
 	return b, closed

@@ -347,7 +347,6 @@ func (s *Server) claim(c *conn, clean bool, expiry time.Duration, window int) (*
 	ss.mu.Unlock()
 	s.mu.Unlock()
 	if old != nil {
-		old.takenOver.Store(true)
 		old.kick(packet.SessionTakenOver) // [MQTT-3.1.4-3]
 	}
 	if !present && clean {

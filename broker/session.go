@@ -91,9 +91,15 @@ func (ss *session) deliver(m *message, qos byte, retain bool, subIDs []uint32) *
 		if c == nil {
 			return nil // QoS 0 is not queued for offline sessions
 		}
-		ok, wake := c.writePublish(m, 0, 0, retain, subIDs, false, c.srv.opts.Limits.MaxPendingBytes)
+		lim := &c.srv.opts.Limits
+		ok, wake := c.writePublish(m, 0, 0, retain, subIDs, false, lim.MaxPendingBytes)
 		if !ok {
+			// QoS 0 beyond the pending limit is dropped for this subscriber
+			// alone; one that stays over it is disconnected as a slow consumer.
 			ss.dropLocked(m, DropPendingFull)
+			if lim.SlowConsumerAfter > 0 && c.out.overSince(time.Now()) > lim.SlowConsumerAfter {
+				go c.kick(packet.QuotaExceeded)
+			}
 		}
 		return wakeIf(c, wake)
 	}

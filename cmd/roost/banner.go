@@ -1,0 +1,90 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"strings"
+)
+
+// printBanner tells the operator what is running, where, and how clients
+// authenticate. Anonymous access is fine on loopback only; anywhere else the
+// banner warns loudly (but roost still starts, so that `roost serve` works
+// out of the box).
+func printBanner(w io.Writer, version string, addrs []net.Addr, hasAuth bool) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Roost %s (%s) MQTT broker\n", version, runtime.Version())
+	var exposed []string
+	for _, a := range addrs {
+		where, sc := "", addrScope(a)
+		switch sc {
+		case scopeLoopback:
+			where = "loopback only"
+		case scopeAll:
+			where = "all interfaces"
+		default:
+			where = "reachable from the network"
+		}
+		fmt.Fprintf(&b, "  listening: mqtt://%s (%s)\n", a, where)
+		if sc != scopeLoopback {
+			exposed = append(exposed, a.String())
+		}
+	}
+	switch {
+	case hasAuth:
+		b.WriteString("  authentication: required; clients are checked by the configured authenticator\n")
+	case len(exposed) == 0:
+		b.WriteString("  authentication: none; anonymous clients are accepted (every listener is on loopback)\n")
+	default:
+		bar := strings.Repeat("!", 78)
+		fmt.Fprintf(&b, "%s\n", bar)
+		b.WriteString("!! WARNING: ANONYMOUS ACCESS IS ENABLED ON A LISTENER THAT IS NOT ON LOOPBACK\n")
+		fmt.Fprintf(&b, "!!   %s\n", strings.Join(exposed, ", "))
+		fmt.Fprintf(&b, "!! Anyone who can reach %s can connect, publish and subscribe\n", plural(len(exposed), "this address", "these addresses"))
+		b.WriteString("!! without a username or password.\n")
+		b.WriteString("!! Client authentication arrives with the auth section of the config file.\n")
+		b.WriteString("!! Until then, listen on loopback only (roost serve --listen 127.0.0.1:1883),\n")
+		b.WriteString("!! restrict access with a firewall, and limit topics with the deny section\n")
+		b.WriteString("!! (see roost.example.yaml).\n")
+		fmt.Fprintf(&b, "%s\n", bar)
+	}
+	io.WriteString(w, b.String())
+}
+
+type scope int
+
+const (
+	scopeLoopback scope = iota // 127.0.0.0/8, ::1
+	scopeAll                   // 0.0.0.0, ::
+	scopeOther                 // a specific non-loopback address
+)
+
+// addrScope says who can reach a listening address.
+func addrScope(a net.Addr) scope {
+	var ip net.IP
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		ip = a.IP
+	default:
+		host, _, err := net.SplitHostPort(a.String())
+		if err != nil {
+			return scopeOther
+		}
+		ip = net.ParseIP(host)
+	}
+	switch {
+	case ip == nil || ip.IsUnspecified():
+		return scopeAll
+	case ip.IsLoopback():
+		return scopeLoopback
+	}
+	return scopeOther
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

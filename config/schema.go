@@ -1,0 +1,220 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/roostmq/roost/broker"
+	"github.com/roostmq/roost/topic"
+)
+
+// This file maps the keys of the file onto File. roost.example.yaml documents
+// each of them; keep the two in step.
+
+// file decodes the top level of the document.
+func (d *decoder) file(root *yaml.Node, f *File) {
+	o := &f.Options
+	d.mapping("", root, map[string]handler{
+		"listeners": func(path string, n *yaml.Node) { d.listeners(path, n, o) },
+		"limits":    func(path string, n *yaml.Node) { d.limits(path, n, &o.Limits) },
+		"sessions": func(path string, n *yaml.Node) {
+			d.mapping(path, n, map[string]handler{
+				"max_expiry": d.durationField(&o.Sessions.MaxExpiry),
+			})
+		},
+		"retain": func(path string, n *yaml.Node) {
+			d.mapping(path, n, map[string]handler{
+				"disabled":     d.boolField(&o.Retain.Disabled),
+				"max_messages": d.intField(&o.Retain.MaxMessages),
+			})
+		},
+		"sys_interval": d.durationField(&o.SysInterval),
+		"deny":         func(path string, n *yaml.Node) { d.deny(path, n, o) },
+		"log":          func(path string, n *yaml.Node) { d.log(path, n, &f.Log) },
+	})
+}
+
+func (d *decoder) limits(path string, n *yaml.Node, l *broker.Limits) {
+	d.mapping(path, n, map[string]handler{
+		"max_connections":       d.intField(&l.MaxConnections),
+		"max_packet_size":       d.sizeField(&l.MaxPacketSize),
+		"receive_maximum":       d.uint16Field(&l.ReceiveMaximum),
+		"max_inflight":          d.uint16Field(&l.MaxInflight),
+		"max_queued_messages":   d.intField(&l.MaxQueuedMessages),
+		"max_queued_bytes":      d.sizeField(&l.MaxQueuedBytes),
+		"queue_policy":          d.queuePolicy(&l.QueuePolicy),
+		"max_pending_bytes":     d.sizeField(&l.MaxPendingBytes),
+		"slow_consumer_after":   d.durationField(&l.SlowConsumerAfter),
+		"max_topic_length":      d.intField(&l.MaxTopicLength),
+		"max_topic_levels":      d.intField(&l.MaxTopicLevels),
+		"max_subscriptions":     d.intField(&l.MaxSubscriptions),
+		"max_keep_alive":        d.secondsField(&l.MaxKeepAlive),
+		"connect_timeout":       d.durationField(&l.ConnectTimeout),
+		"max_topic_aliases":     d.uint16Field(&l.MaxTopicAliases),
+		"max_client_id_length":  d.intField(&l.MaxClientIDLength),
+		"write_timeout":         d.durationField(&l.WriteTimeout),
+		"max_message_expiry":    d.durationField(&l.MaxMessageExpiry),
+		"allow_empty_client_id": d.boolField(&l.AllowEmptyClientID),
+	})
+}
+
+var queuePolicies = map[string]broker.QueuePolicy{
+	broker.DropNewest.String(): broker.DropNewest,
+	broker.DropOldest.String(): broker.DropOldest,
+	broker.Disconnect.String(): broker.Disconnect,
+}
+
+func (d *decoder) queuePolicy(p *broker.QueuePolicy) handler {
+	return func(path string, n *yaml.Node) {
+		v, ok := d.choice(path, n, broker.DropNewest.String(), broker.DropOldest.String(), broker.Disconnect.String())
+		if ok {
+			*p = queuePolicies[v]
+		}
+	}
+}
+
+// Listener types. Only tcp is served today; the others are known so that a
+// file naming them gets a clear answer.
+var listenerTypes = map[string]struct {
+	supported   bool
+	defaultAddr string
+}{
+	"tcp":  {true, ":1883"},
+	"tls":  {false, ":8883"},
+	"ws":   {false, ":8083"},
+	"wss":  {false, ":8084"},
+	"unix": {false, ""},
+}
+
+// listeners decodes the listeners: list; it replaces the default listeners.
+func (d *decoder) listeners(path string, n *yaml.Node, o *broker.Options) {
+	var addrs []string
+	items := 0
+	firstLine := make(map[string]int)
+	ok := d.list(path, n, func(path string, _ int, item *yaml.Node) {
+		items++
+		typ, addr := "tcp", ""
+		var addrNode *yaml.Node
+		d.mapping(path, item, map[string]handler{
+			"type": func(path string, n *yaml.Node) {
+				v, ok := d.stringValue(path, n)
+				if !ok {
+					typ = ""
+					return
+				}
+				t, known := listenerTypes[v]
+				switch {
+				case !known:
+					d.fail(resolve(n), path, "unknown listener type %q (want tcp, tls, ws, wss or unix)", v)
+					typ = ""
+				case !t.supported:
+					d.fail(resolve(n), path, "%s listeners are not supported yet; only tcp is", v)
+					typ = ""
+				default:
+					typ = v
+				}
+			},
+			"address": func(path string, n *yaml.Node) {
+				if v, ok := d.stringValue(path, n); ok {
+					addr, addrNode = v, resolve(n)
+				}
+			},
+		})
+		if typ == "" {
+			return
+		}
+		if addrNode == nil {
+			addr = listenerTypes[typ].defaultAddr
+			addrNode = resolve(item)
+		} else if err := CheckListenAddress(addr); err != nil {
+			d.fail(addrNode, path+".address", "%v", err)
+			return
+		}
+		if prev, dup := firstLine[addr]; dup {
+			d.fail(addrNode, path+".address", "%q is already listed at line %d", addr, prev)
+			return
+		}
+		firstLine[addr] = addrNode.Line
+		addrs = append(addrs, addr)
+	})
+	if !ok {
+		return
+	}
+	if items == 0 {
+		d.fail(resolve(n), path, "at least one listener is needed")
+		return
+	}
+	o.Listen = addrs
+}
+
+// CheckListenAddress reports whether addr is a TCP listen address
+// "host:port": the host may be empty (every interface), a name or an IP, the
+// port a number from 0 (any free port) to 65535.
+func CheckListenAddress(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		var ae *net.AddrError
+		if errors.As(err, &ae) {
+			return fmt.Errorf("%q is not host:port (%s)", addr, ae.Err)
+		}
+		return fmt.Errorf("%q is not host:port", addr)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("%q: port %q is not a number from 0 to 65535", addr, port)
+	}
+	return nil
+}
+
+// deny decodes the deny: section into a broker.DenyList authorizer.
+func (d *decoder) deny(path string, n *yaml.Node, o *broker.Options) {
+	var dl broker.DenyList
+	filters := func(dst *[]string) handler {
+		return func(path string, n *yaml.Node) {
+			d.list(path, n, func(path string, _ int, item *yaml.Node) {
+				f, ok := d.stringValue(path, item)
+				if !ok {
+					return
+				}
+				if err := topic.ValidFilter(f); err != nil {
+					d.fail(resolve(item), path, "%q is not a valid topic filter: %v", f, err)
+					return
+				}
+				*dst = append(*dst, f)
+			})
+		}
+	}
+	d.mapping(path, n, map[string]handler{
+		"publish":   filters(&dl.Publish),
+		"subscribe": filters(&dl.Subscribe),
+	})
+	if len(dl.Publish) > 0 || len(dl.Subscribe) > 0 {
+		o.Authorizer = &dl
+	}
+}
+
+var logLevels = map[string]slog.Level{
+	"debug": slog.LevelDebug,
+	"info":  slog.LevelInfo,
+	"warn":  slog.LevelWarn,
+	"error": slog.LevelError,
+}
+
+func (d *decoder) log(path string, n *yaml.Node, l *LogConfig) {
+	d.mapping(path, n, map[string]handler{
+		"level": func(path string, n *yaml.Node) {
+			if v, ok := d.choice(path, n, "debug", "info", "warn", "error"); ok {
+				l.Level = logLevels[v]
+			}
+		},
+		"format": func(path string, n *yaml.Node) {
+			if v, ok := d.choice(path, n, string(LogText), string(LogJSON)); ok {
+				l.Format = LogFormat(v)
+			}
+		},
+	})
+}

@@ -104,7 +104,7 @@ var malformed = []badCase{
 	{"MQTT-2.2.2-1 will delay in CONNECT properties", V5, []byte{0x10, 0x12, 0, 4, 'M', 'Q', 'T', 'T', 5, 2, 0, 0, 5, 0x18, 0, 0, 0, 1, 0, 0}, MalformedPacket},
 	{"MQTT-2.2.2-1 unknown property id", V5, []byte{0x30, 6, 0, 1, 't', 2, 0x7f, 0}, MalformedPacket},
 	{"MQTT-2.2.2-1 duplicated message expiry", V5, []byte{0x30, 14, 0, 1, 't', 10, 2, 0, 0, 0, 1, 2, 0, 0, 0, 2}, ProtocolError},
-	{"MQTT-3.8.2-1 duplicated subscription identifier in SUBSCRIBE", V5, []byte{0x82, 11, 0, 1, 4, 0x0b, 1, 0x0b, 2, 0, 1, 'a', 0}, ProtocolError},
+	{"duplicated subscription identifier in SUBSCRIBE", V5, []byte{0x82, 11, 0, 1, 4, 0x0b, 1, 0x0b, 2, 0, 1, 'a', 0}, ProtocolError},
 	{"MQTT-3.3.4-6 subscription identifier 0", V5, []byte{0x30, 6, 0, 1, 't', 2, 0x0b, 0}, ProtocolError},
 	{"MQTT-3.1.2-21 receive maximum 0", V5, []byte{0x10, 0x10, 0, 4, 'M', 'Q', 'T', 'T', 5, 2, 0, 0, 3, 0x21, 0, 0, 0, 0}, ProtocolError},
 	{"payload format indicator 2", V5, []byte{0x30, 6, 0, 1, 't', 2, 0x01, 2}, ProtocolError},

@@ -51,6 +51,7 @@ type conn struct {
 	disconnect bool // a DISCONNECT arrived
 
 	kicked    atomic.Bool // kick ran: the connection is being closed by the server
+	accepted  atomic.Bool // CONNACK queued: other goroutines may read the CONNECT fields
 	closeOnce sync.Once
 	failErr   atomic.Pointer[error]
 }
@@ -124,6 +125,11 @@ func (c *conn) readLoop(r *packet.Reader) error {
 			}
 			return err
 		}
+		if c.kicked.Load() {
+			// Closed by the server (takeover, shutdown): what the client sent
+			// since is not processed. [MQTT-3.1.4-3]
+			return nil
+		}
 		c.stats.bytesIn.Add(uint64(len(body) + 2))
 		if err := c.handle(first, body, &pub); err != nil {
 			return err
@@ -189,7 +195,8 @@ func (c *conn) kick(code packet.ReasonCode) {
 	if !c.kicked.CompareAndSwap(false, true) {
 		return
 	}
-	if c.version == packet.V5 && code != 0 {
+	// Only after CONNACK [MQTT-3.14.0-1]; before it, c.version is the reader's.
+	if c.accepted.Load() && c.version == packet.V5 && code != 0 {
 		c.sendPacket(&packet.Disconnect{ReasonCode: code})
 	}
 	c.out.closeQueue()

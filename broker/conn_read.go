@@ -87,7 +87,7 @@ func (c *conn) handleDisconnect(p *packet.Disconnect) error {
 		was := c.sess.expiry
 		c.sess.mu.Unlock()
 		if was == 0 && p.Properties.SessionExpiry != 0 {
-			// [MQTT-3.14.2-2]
+			// MQTT 5.0 section 3.14.2.2.2 (no statement ID; [MQTT-3.14.2-2] is about the server)
 			return &packet.Error{Code: packet.ProtocolError, Msg: "session expiry set on DISCONNECT after 0 on CONNECT"}
 		}
 		d := time.Duration(p.Properties.SessionExpiry) * time.Second

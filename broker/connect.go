@@ -137,25 +137,21 @@ func (c *conn) accept(p *packet.Connect) error {
 	if p.WillFlag {
 		c.will = c.newWill(p)
 	}
-	sess, present := s.claim(c, p.CleanStart, expiry, window)
-	c.sess = sess
-	ack.SessionPresent = present // [MQTT-3.2.2-2] [MQTT-3.2.2-3]
-	c.sendConnack(ack)
+	// claim sends CONNACK and resends the session's inflight messages.
+	c.sess, _ = s.claim(c, p.CleanStart, expiry, window, ack)
 	c.log = c.log.With("client", c.clientID)
 	if h := s.opts.Hooks.OnConnect; h != nil {
 		h(c.clientID, c.version, c.nc.RemoteAddr())
 	}
-	sess.mu.Lock()
-	sess.resumeLocked(c)
-	sess.mu.Unlock()
 	return nil
 }
 
-// sendConnack queues CONNACK; it is the first packet the client gets.
-// [MQTT-3.2.0-1]
-func (c *conn) sendConnack(ack *packet.Connack) {
+// queueConnack queues CONNACK without waking the writer; the caller wakes it
+// (c.out.wake) once the client may see it. It runs before the session can
+// route to c, so CONNACK is the first packet the client gets. [MQTT-3.2.0-1]
+func (c *conn) queueConnack(ack *packet.Connack) {
 	v := c.version
-	c.send(func(b []byte) []byte { return ack.Append(b, v) })
+	c.out.appendFn(0, func(b []byte) []byte { return ack.Append(b, v) })
 }
 
 // sessionExpiry works out how long the session outlives the connection.

@@ -17,13 +17,13 @@ func (c *conn) writePublish(m *message, qos byte, id uint16, retain bool, subIDs
 			p.Properties.MessageExpiry = m.remaining(c.srv.clock.Now()) // [MQTT-3.3.2-6]
 		}
 	}
-	var encErr bool
+	if c.tooLarge(m, qos, subIDs) {
+		// Checked before appending: a closure that appended nothing would
+		// still mark the writer as woken, and it would never wake again.
+		return false, false // [MQTT-3.1.2-24]
+	}
 	ok, wake = c.out.appendFn(limit, func(b []byte) []byte {
 		p.Topic = unsafeBytes(m.topic)
-		if c.maxOut > 0 && p.Size(c.version) > c.maxOut {
-			encErr = true // [MQTT-3.1.2-24]
-			return b
-		}
 		alias, fresh := c.outAliasLocked(m.topic)
 		if alias != 0 {
 			p.Properties.TopicAlias = alias
@@ -34,9 +34,6 @@ func (c *conn) writePublish(m *message, qos byte, id uint16, retain bool, subIDs
 		}
 		return p.Append(b, c.version)
 	})
-	if encErr {
-		return false, false
-	}
 	if ok {
 		c.stats.msgsOut.Add(1)
 	}
@@ -44,7 +41,9 @@ func (c *conn) writePublish(m *message, qos byte, id uint16, retain bool, subIDs
 }
 
 // tooLarge reports whether m can never be sent to this client because of its
-// Maximum Packet Size. [MQTT-3.1.2-25]
+// Maximum Packet Size. It measures the largest form the PUBLISH can take
+// (the full topic, plus a Topic Alias when the client accepts aliases), so
+// that whatever alias is chosen later the packet fits. [MQTT-3.1.2-24] [MQTT-3.1.2-25]
 func (c *conn) tooLarge(m *message, qos byte, subIDs []uint32) bool {
 	if c.maxOut == 0 {
 		return false
@@ -53,6 +52,10 @@ func (c *conn) tooLarge(m *message, qos byte, subIDs []uint32) bool {
 	if c.version == packet.V5 {
 		p.Properties = m.props
 		p.Properties.SubscriptionIDs = subIDs
+		if c.aliasMax > 0 {
+			p.Properties.TopicAlias = 1
+			p.Properties.Set(packet.PropTopicAlias)
+		}
 	}
 	return p.Size(c.version) > c.maxOut
 }

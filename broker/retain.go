@@ -24,9 +24,9 @@ func (s *Server) retain(m *message) {
 		Props: m.props.Append(nil), Created: m.created, Expiry: m.expiry})
 }
 
-// sendRetained delivers the retained messages matching filter to a new
-// subscription, with the retain flag set. [MQTT-3.3.1-8] (3.1.1) [MQTT-3.3.1-9]
-func (s *Server) sendRetained(c *conn, filter string, o topic.Options) {
+// matchRetained returns the retained messages matching filter that have not
+// expired, forgetting those that have.
+func (s *Server) matchRetained(filter string) []*message {
 	now := s.clock.Now()
 	var list []*message
 	var expired []string
@@ -44,6 +44,12 @@ func (s *Server) sendRetained(c *conn, filter string, o topic.Options) {
 			_ = s.store.DeleteRetained(name)
 		}
 	}
+	return list
+}
+
+// sendRetained delivers retained messages (from matchRetained) to a new
+// subscription, with the retain flag set. [MQTT-3.3.1-8] (3.1.1) [MQTT-3.3.1-9]
+func (s *Server) sendRetained(c *conn, list []*message, o topic.Options) {
 	var ids []uint32
 	if o.ID != 0 {
 		ids = []uint32{o.ID}

@@ -135,18 +135,10 @@ func (s *Server) route(from *conn, m *message) int {
 	n := len(targets)
 	for i := range targets {
 		t := &targets[i]
-		s.deliverTo(from, t.s, m, t.qos, t.retain, t.subIDs)
+		s.deliverTo(from, t.s, m, t.qos, t.retain, t.subIDs, "", "")
 	}
 	for _, g := range sc.groups {
-		if sub, ok := g.PickWhere(func(x topic.Sub[*session]) bool { return x.Key.online() }); ok || len(g.Members) > 0 {
-			if !ok {
-				sub, _ = g.Pick()
-			}
-			var ids []uint32
-			if sub.Opts.ID != 0 {
-				ids = []uint32{sub.Opts.ID}
-			}
-			s.deliverTo(from, sub.Key, m, min(m.qos, sub.Opts.QoS), false, ids)
+		if s.deliverShared(from, g, m) {
 			n++
 		}
 	}
@@ -154,11 +146,29 @@ func (s *Server) route(from *conn, m *message) int {
 	return n
 }
 
-func (s *Server) deliverTo(from *conn, ss *session, m *message, qos byte, retain bool, ids []uint32) {
+// deliverShared gives m to one member of a shared subscription group,
+// preferring members that are online, within the QoS granted to that member.
+// [MQTT-4.8.2-3]
+func (s *Server) deliverShared(from *conn, g topic.SharedMatch[*session], m *message) bool {
+	sub, ok := g.PickWhere(func(x topic.Sub[*session]) bool { return x.Key.online() })
+	if !ok {
+		if sub, ok = g.Pick(); !ok {
+			return false
+		}
+	}
+	var ids []uint32
+	if sub.Opts.ID != 0 {
+		ids = []uint32{sub.Opts.ID}
+	}
+	s.deliverTo(from, sub.Key, m, min(m.qos, sub.Opts.QoS), false, ids, g.Group, g.Filter)
+	return true
+}
+
+func (s *Server) deliverTo(from *conn, ss *session, m *message, qos byte, retain bool, ids []uint32, group, filter string) {
 	if a := s.opts.Authorizer; a != nil && ss.local == nil && !a.Authorize(ss.id, ss.username(), AccessReceive, m.topic) {
 		return
 	}
-	if w := ss.deliver(m, qos, retain, ids); w != nil {
+	if w := ss.deliverVia(m, qos, retain, ids, group, filter); w != nil {
 		if from != nil {
 			from.wake = append(from.wake, w)
 		} else {

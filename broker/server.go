@@ -310,11 +310,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // claim attaches c to its session: a new one, a resumed one, or one taken
 // over from another connection. It reports whether a session was present.
+// ack, the CONNACK, is queued before the session can route anything to c.
 // [MQTT-3.1.2-4] [MQTT-3.1.2-5] [MQTT-3.1.2-6] [MQTT-3.1.4-3] [MQTT-3.2.2-2] [MQTT-3.2.2-3]
-func (s *Server) claim(c *conn, clean bool, expiry time.Duration, window int) (*session, bool) {
+func (s *Server) claim(c *conn, clean bool, expiry time.Duration, window int, ack *packet.Connack) (*session, bool) {
 	s.mu.Lock()
 	ss := s.sessions[c.clientID]
 	var old *conn
+	var shared []handoff
+	var endWill *willMsg
 	present := false
 	if ss != nil {
 		ss.mu.Lock()
@@ -323,10 +326,14 @@ func (s *Server) claim(c *conn, clean bool, expiry time.Duration, window int) (*
 		ss.stopTimersLocked()
 		if pw := ss.pendWill; pw != nil {
 			ss.pendWill = nil // reconnect within the will delay cancels it [MQTT-3.1.3-9]
+			if clean {
+				endWill = pw // unless the session ends first [MQTT-3.1.2-8]
+			}
 		}
 		if clean {
 			ss.ended = true
 			ss.removeSubsLocked()
+			shared = ss.takeSharedLocked()
 			ss.mu.Unlock()
 			ss = nil
 		} else {
@@ -339,15 +346,26 @@ func (s *Server) claim(c *conn, clean bool, expiry time.Duration, window int) (*
 		s.sessions[c.clientID] = ss
 	}
 	ss.mu.Lock()
+	ack.SessionPresent = present
+	c.queueConnack(ack) // before ss.conn is set [MQTT-3.2.0-1]; woken below
+	c.accepted.Store(true)
 	ss.conn = c
 	ss.version = c.version
 	ss.expiry = expiry
 	ss.window = window
 	ss.epoch++
+	if present {
+		ss.resumeLocked(c) // before anything new is routed to c [MQTT-4.6.0-1]
+	}
 	ss.mu.Unlock()
 	s.mu.Unlock()
 	if old != nil {
 		old.kick(packet.SessionTakenOver) // [MQTT-3.1.4-3]
+	}
+	c.out.wake() // the old connection has stopped reading: send CONNACK
+	s.handOff(shared)
+	if endWill != nil {
+		s.publishWill(endWill)
 	}
 	if !present && clean {
 		_ = s.store.DeleteSession(c.clientID)
@@ -366,10 +384,12 @@ func (s *Server) detach(c *conn, err error) {
 	ss.mu.Lock()
 	if ss.conn != c {
 		// Taken over: the new connection owns the session now. The old
-		// connection's will still fires when it has no delay.
+		// connection's will still fires when it has no delay, or when the
+		// new connection's Clean Start ended the session. [MQTT-3.1.2-8]
+		ended := ss.ended
 		ss.mu.Unlock()
 		s.mu.Unlock()
-		if w := c.will; w != nil && w.delay == 0 {
+		if w := c.will; w != nil && (w.delay == 0 || ended) {
 			s.publishWill(w)
 		}
 		return
@@ -380,18 +400,23 @@ func (s *Server) detach(c *conn, err error) {
 	w := c.will
 	if w != nil && w.delay > 0 && expiry != 0 {
 		ss.pendWill = w
-		ss.willTimer = s.clock.AfterFunc(min(w.delay, positive(expiry)), func() { s.fireWill(ss, w) })
+		// [MQTT-3.1.2-8] pw, not w: the closure must not see w set to nil below.
+		pw := w
+		ss.willTimer = s.clock.AfterFunc(min(w.delay, positive(expiry)), func() { s.fireWill(ss, pw) })
 		w = nil
 	}
+	var shared []handoff
 	if expiry == 0 {
 		ss.ended = true
 		ss.removeSubsLocked()
+		shared = ss.takeSharedLocked()
 		delete(s.sessions, ss.id)
 	} else if expiry > 0 {
 		ss.scheduleExpiryLocked(expiry)
 	}
 	ss.mu.Unlock()
 	s.mu.Unlock()
+	s.handOff(shared)
 	if expiry == 0 {
 		_ = s.store.DeleteSession(ss.id)
 	} else {
@@ -437,12 +462,14 @@ func (s *Server) expire(ss *session) {
 	}
 	ss.ended = true
 	ss.removeSubsLocked()
+	shared := ss.takeSharedLocked()
 	delete(s.sessions, ss.id)
 	w := ss.pendWill
 	ss.pendWill = nil
 	ss.stopTimersLocked()
 	ss.mu.Unlock()
 	s.mu.Unlock()
+	s.handOff(shared)
 	_ = s.store.DeleteSession(ss.id)
 	if w != nil {
 		s.publishWill(w)

@@ -41,6 +41,10 @@ type queued struct {
 	qos    byte
 	retain bool
 	subIDs []uint32
+	// group and filter name the shared subscription the message came
+	// through ("" when none), so that it can go to another member if this
+	// session ends first (see takeSharedLocked).
+	group, filter string
 }
 
 // outMsg is an outbound QoS 1/2 message in flight.
@@ -77,6 +81,12 @@ func (ss *session) nextIDLocked() uint16 {
 // deliver hands one message to this session at the granted QoS. It runs on
 // the publisher's goroutine; the returned conn, if any, needs its writer woken.
 func (ss *session) deliver(m *message, qos byte, retain bool, subIDs []uint32) *conn {
+	return ss.deliverVia(m, qos, retain, subIDs, "", "")
+}
+
+// deliverVia is deliver for a message that came through the shared
+// subscription $share/group/filter (both "" for none).
+func (ss *session) deliverVia(m *message, qos byte, retain bool, subIDs []uint32, group, filter string) *conn {
 	if ss.local != nil {
 		ss.local(m.topic, m)
 		return nil
@@ -91,6 +101,10 @@ func (ss *session) deliver(m *message, qos byte, retain bool, subIDs []uint32) *
 		if c == nil {
 			return nil // QoS 0 is not queued for offline sessions
 		}
+		if c.tooLarge(m, 0, subIDs) {
+			ss.dropLocked(m, DropTooLarge) // [MQTT-3.1.2-25]
+			return nil
+		}
 		lim := &c.srv.opts.Limits
 		ok, wake := c.writePublish(m, 0, 0, retain, subIDs, false, lim.MaxPendingBytes)
 		if !ok {
@@ -103,7 +117,7 @@ func (ss *session) deliver(m *message, qos byte, retain bool, subIDs []uint32) *
 		}
 		return wakeIf(c, wake)
 	}
-	q := queued{msg: m, qos: qos, retain: retain}
+	q := queued{msg: m, qos: qos, retain: retain, group: group, filter: filter}
 	if len(subIDs) > 0 {
 		q.subIDs = append([]uint32(nil), subIDs...)
 	}
@@ -213,8 +227,9 @@ func (ss *session) ack(c *conn, id uint16, t packet.Type) bool {
 		copy(ss.inflight[i:], ss.inflight[i+1:])
 		ss.inflight[len(ss.inflight)-1] = nil
 		ss.inflight = ss.inflight[:len(ss.inflight)-1]
-		if ss.fillLocked(c) {
-			c.out.wake()
+		// Fill the current connection's window: c may have been taken over.
+		if cur := ss.conn; cur != nil && ss.fillLocked(cur) {
+			cur.out.wake()
 		}
 		return true
 	}

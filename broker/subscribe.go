@@ -15,14 +15,18 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 		subID = p.Properties.SubscriptionIDs[0]
 	}
 	type retainReq struct {
-		filter string
-		opts   topic.Options
+		msgs []*message
+		opts topic.Options
 	}
 	var sendRetained []retainReq
 	for i := range p.Subscriptions {
 		sub := &p.Subscriptions[i]
 		filter := string(sub.Filter)
 		code := c.checkFilter(filter, sub)
+		if code == packet.ProtocolError {
+			// Not a SUBACK code: the connection closes (DISCONNECT 0x82). [MQTT-3.8.3-4]
+			return &packet.Error{Code: code, Msg: "no local on a shared subscription"}
+		}
 		if code.IsError() {
 			ack.ReasonCodes[i] = c.failCode(code)
 			continue
@@ -38,12 +42,14 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 		// Retain handling: 0 always, 1 only for a new subscription, 2 never;
 		// never for a shared subscription. [MQTT-3.3.1-9] [MQTT-3.3.1-10] [MQTT-3.3.1-11] [MQTT-3.8.4-4]
 		if !shared && (o.RetainHandling == 0 || (o.RetainHandling == 1 && !existed)) {
-			sendRetained = append(sendRetained, retainReq{filter, o})
+			// Matched now, before SUBACK: a message the client publishes
+			// after it sees the SUBACK arrives live only, not twice.
+			sendRetained = append(sendRetained, retainReq{s.matchRetained(filter), o})
 		}
 	}
 	c.sendPacket(ack) // SUBACK before the retained messages
 	for _, r := range sendRetained {
-		s.sendRetained(c, r.filter, r.opts)
+		s.sendRetained(c, r.msgs, r.opts)
 	}
 	return nil
 }

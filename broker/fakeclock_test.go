@@ -87,10 +87,3 @@ func (c *fakeClock) Advance(d time.Duration) {
 		next.f() // outside the lock: timers may schedule or stop timers
 	}
 }
-
-// pending reports how many timers wait to fire.
-func (c *fakeClock) pending() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.timers)
-}

@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# Fuzz smoke: finds every fuzz target (func FuzzXxx in a package's _test.go
-# files, as go list selects them for this platform and build tags) and fuzzes
+# Fuzz smoke: finds every fuzz target (with go test -list) and fuzzes
 # each for FUZZTIME, one per `go test` run, since go allows only one -fuzz
 # target per invocation. Arguments are package patterns (default ./...).
 # Runs every target, then fails if any failed.
@@ -8,7 +7,6 @@
 #   scripts/fuzz-smoke.sh -l      only list the targets
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-root="$PWD"
 
 GO="${GO:-go}"
 FUZZTIME="${FUZZTIME:-10s}"
@@ -19,22 +17,21 @@ if [ "${1:-}" = -l ]; then
 fi
 [ "$#" -gt 0 ] || set -- ./...
 
-# One line per package: dir <TAB> test files (space-separated).
-listing="$("$GO" list -f '{{.Dir}}{{"\t"}}{{join .TestGoFiles " "}} {{join .XTestGoFiles " "}}' "$@")"
-
-targets=() # "./pkg FuzzName"
-while IFS=$'\t' read -r dir files; do
-  [ -n "$dir" ] || continue
-  read -r -a names <<<"$files"
-  [ "${#names[@]}" -gt 0 ] || continue
-  rel="./${dir#"$root"/}"
-  [ "$dir" = "$root" ] && rel=.
-  # A fuzz target is "Fuzz" alone or followed by a non-lowercase letter, as for go test.
-  while IFS= read -r fn; do
-    [ -n "$fn" ] && targets+=("$rel $fn")
-  done < <(cd "$dir" && grep -hoE '^func Fuzz([A-Z0-9_][A-Za-z0-9_]*)?\(' -- "${names[@]}" |
-    sed -E 's/^func (Fuzz[A-Za-z0-9_]*)\($/\1/' | sort -u)
-done <<<"$listing"
+# `go test -list` names the fuzz targets each package really has (build tags
+# respected, no false hits in strings); the names come before the package's
+# "ok" line.
+targets=() # "import/path FuzzName"
+names=()
+while IFS= read -r line; do
+  case "$line" in
+    Fuzz*) names+=("$line") ;;
+    ok*)
+      pkg="$(awk '{print $2}' <<<"$line")"
+      for n in "${names[@]}"; do targets+=("$pkg $n"); done
+      names=()
+      ;;
+  esac
+done < <("$GO" test -run '^$' -list '^Fuzz' "$@")
 
 if "$list_only"; then
   [ "${#targets[@]}" -eq 0 ] || printf '%s\n' "${targets[@]}"

@@ -48,7 +48,11 @@ type conn struct {
 	will       *willMsg
 	wake       []*conn // writers to wake after this read batch
 	matchBuf   routeScratch
-	disconnect bool // a DISCONNECT arrived
+	disconnect bool         // a DISCONNECT arrived
+	storeErr   error        // the store failed while handling the current packet
+	authMethod string       // enhanced Authentication Method from CONNECT, "" if none
+	authData   []byte       // during CONNECT only: final Authentication Data for CONNACK
+	reauth     AuthExchange // a re-authentication in progress, nil if none
 
 	kicked    atomic.Bool // kick ran: the connection is being closed by the server
 	accepted  atomic.Bool // CONNACK queued: other goroutines may read the CONNECT fields
@@ -97,7 +101,7 @@ func (c *conn) run() error {
 	if packet.Type(first>>4) != packet.CONNECT {
 		return errors.New("first packet is not CONNECT") // [MQTT-3.1.0-1]
 	}
-	if err := c.handleConnect(first, body); err != nil {
+	if err := c.handleConnect(r, first, body); err != nil {
 		return err
 	}
 	return c.readLoop(r)

@@ -9,7 +9,7 @@ import (
 var (
 	errSecondConnect = &packet.Error{Code: packet.ProtocolError, Msg: "second CONNECT"} // [MQTT-3.1.0-2]
 	errServerPacket  = &packet.Error{Code: packet.ProtocolError, Msg: "a client may not send this packet"}
-	errNoAuth        = &packet.Error{Code: packet.ProtocolError, Msg: "AUTH without an authentication method"}
+	errNoAuth        = &packet.Error{Code: packet.ProtocolError, Msg: "AUTH without an authentication method in CONNECT"} // [MQTT-4.12.0-7]
 )
 
 // handle decodes and handles one packet after CONNECT.
@@ -45,7 +45,7 @@ func (c *conn) handle(first byte, body []byte, pub *packet.Publish) error {
 	case *packet.Connect:
 		return errSecondConnect
 	case *packet.Auth:
-		return errNoAuth
+		return c.handleAuth(p)
 	default:
 		return errServerPacket
 	}

@@ -126,6 +126,15 @@ func (c *conn) writeLoop() {
 	}
 }
 
+// dropSlow disconnects a slow consumer (5.0: DISCONNECT 0x97 is queued, but
+// it rarely gets through). Its writer is stuck in a write to a socket the
+// client does not read, so draining the queue, as kick alone does, would
+// keep the connection until WriteTimeout: the socket is closed at once.
+func (c *conn) dropSlow() {
+	c.kick(packet.QuotaExceeded)
+	c.fail(packet.QuotaExceeded)
+}
+
 // sendPacket queues one packet of the connection's own (acknowledgements,
 // CONNACK, DISCONNECT) and wakes the writer.
 func (c *conn) sendPacket(p packet.Packet) {

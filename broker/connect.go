@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"io"
 	"time"
 
 	"github.com/roostmq/roost/packet"
@@ -18,7 +19,7 @@ type willMsg struct {
 
 // handleConnect checks CONNECT, authenticates, claims the session and
 // answers CONNACK. An error closes the connection.
-func (c *conn) handleConnect(first byte, body []byte) error {
+func (c *conn) handleConnect(r *packet.Reader, first byte, body []byte) error {
 	var p packet.Connect
 	err := packet.DecodeInto(&p, first, body, 0)
 	c.version = p.Version
@@ -31,8 +32,10 @@ func (c *conn) handleConnect(first byte, body []byte) error {
 		}
 		return err
 	}
-	if err := c.checkConnect(&p); err != nil {
-		c.refuse(packet.CodeOf(err))
+	if err := c.checkConnect(r, &p); err != nil {
+		if !isNetErr(err) && !errors.Is(err, io.EOF) {
+			c.refuse(packet.CodeOf(err))
+		}
 		return err
 	}
 	return c.accept(&p)
@@ -54,8 +57,16 @@ func (c *conn) refuse(code packet.ReasonCode) {
 	c.send(func(b []byte) []byte { return ack.Append(b, v) })
 }
 
-func (c *conn) checkConnect(p *packet.Connect) error {
+// checkConnect validates CONNECT and authenticates the client, running an
+// enhanced authentication exchange (reading AUTH packets from r) first when
+// CONNECT carries an Authentication Method.
+func (c *conn) checkConnect(r *packet.Reader, p *packet.Connect) error {
 	s := c.srv
+	if ci, ok := c.nc.(CertIdentifier); ok {
+		if id, ok := ci.CertIdentity(); ok {
+			p.Username, p.UsernameFlag = []byte(id), true // the certificate names the client
+		}
+	}
 	lim := &s.opts.Limits
 	id := string(p.ClientID)
 	if len(id) > lim.MaxClientIDLength {
@@ -69,6 +80,9 @@ func (c *conn) checkConnect(p *packet.Connect) error {
 		}
 	}
 	if p.WillFlag {
+		if rt := &p.WillProperties; rt.Has(packet.PropResponseTopic) && topic.ValidName(string(rt.ResponseTopic)) != nil {
+			return &packet.Error{Code: packet.ProtocolError, Msg: "will response topic is not a valid topic name"} // [MQTT-3.3.2-14]
+		}
 		if err := topic.ValidName(string(p.WillTopic)); err != nil {
 			return &packet.Error{Code: packet.TopicNameInvalid, Msg: "will topic: " + err.Error()}
 		}
@@ -76,16 +90,22 @@ func (c *conn) checkConnect(p *packet.Connect) error {
 			return &packet.Error{Code: packet.RetainNotSupported, Msg: "retain is disabled"}
 		}
 	}
-	if p.Properties.Has(packet.PropAuthMethod) {
-		// Enhanced authentication mechanisms arrive with the authentication work.
-		return &packet.Error{Code: packet.BadAuthenticationMethod, Msg: "no enhanced authentication method is configured"}
+	method := string(p.Properties.AuthMethod)
+	enhanced := p.Properties.Has(packet.PropAuthMethod)
+	if enhanced && c.enhancedAuth(method) == nil {
+		// [MQTT-4.12.0-1]
+		return &packet.Error{Code: packet.BadAuthenticationMethod, Msg: "unsupported authentication method"}
 	}
 	if n := s.opts.Limits.MaxConnections; n > 0 && int(s.stats.connected.Load()) > n {
 		return &packet.Error{Code: packet.ServerBusy, Msg: "too many connections"}
 	}
+	if enhanced {
+		if err := c.authConnect(r, p); err != nil {
+			return err
+		}
+	}
 	if a := s.opts.Authenticator; a != nil {
-		info := &ConnectInfo{ClientID: id, Username: string(p.Username), Password: p.Password,
-			Version: c.version, RemoteAddr: c.nc.RemoteAddr(), Listener: c.listener}
+		info := c.connectInfo(p)
 		if err := a.Authenticate(info); err != nil {
 			var rc packet.ReasonCode
 			if !errors.As(err, &rc) {
@@ -133,6 +153,11 @@ func (c *conn) accept(p *packet.Connect) error {
 		c.aliasMax = pr.TopicAliasMaximum
 		c.problemOff = pr.Has(packet.PropRequestProblemInfo) && pr.RequestProblemInfo == 0
 		c.setConnackProps(ack, assigned)
+		if pr.Has(packet.PropRequestResponseInfo) && pr.RequestResponseInfo == 1 && s.opts.ResponseTopicPrefix != "" {
+			// Request Response Information 0 or absent: none. [MQTT-3.1.2-28]
+			ack.Properties.ResponseInfo = []byte(s.opts.ResponseTopicPrefix + c.clientID)
+			ack.Properties.Set(packet.PropResponseInfo)
+		}
 	}
 	if p.WillFlag {
 		c.will = c.newWill(p)
@@ -193,6 +218,16 @@ func (c *conn) setConnackProps(ack *packet.Connack, assigned bool) {
 	pr.Set(packet.PropMaximumPacketSize)
 	pr.TopicAliasMaximum = s.opts.Limits.MaxTopicAliases
 	pr.Set(packet.PropTopicAliasMaximum)
+	if c.authMethod != "" {
+		// [MQTT-4.12.0-5] a successful CONNACK repeats the CONNECT's method.
+		pr.AuthMethod = []byte(c.authMethod)
+		pr.Set(packet.PropAuthMethod)
+		if c.authData != nil {
+			pr.AuthData = c.authData
+			pr.Set(packet.PropAuthData)
+		}
+		c.authData = nil
+	}
 	if s.opts.Retain.Disabled {
 		pr.RetainAvailable = 0
 		pr.Set(packet.PropRetainAvailable)

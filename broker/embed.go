@@ -30,11 +30,14 @@ func (s *Server) Publish(name string, payload []byte, qos byte, retain bool) err
 }
 
 // Subscribe calls fn for every message matching filter until the returned
-// function is called. fn runs on its own goroutine, one message at a time, in
-// order; up to 1024 messages wait for it, beyond that they are dropped and
-// counted.
+// function is called. Like a client subscription with retain handling 0, it
+// first gets the retained messages matching filter (Retain set), unless
+// filter is a shared subscription. fn runs on its own goroutine, one message
+// at a time, in order; up to 1024 messages wait for it, beyond that they are
+// dropped and counted.
 func (s *Server) Subscribe(filter string, fn func(Message)) (unsubscribe func(), err error) {
-	if _, _, _, err := topic.ParseShared(filter); err != nil {
+	_, _, shared, err := topic.ParseShared(filter)
+	if err != nil {
 		return nil, err
 	}
 	ch := make(chan Message, 1024)
@@ -51,7 +54,20 @@ func (s *Server) Subscribe(filter string, fn func(Message)) (unsubscribe func(),
 			ss.dropLocked(m, DropPendingFull)
 		}
 	}
+	// Holding ss.mu until the retained messages are queued keeps live
+	// messages (which ss.local queues under ss.mu) behind them.
+	ss.mu.Lock()
 	s.subs.Subscribe(ss, filter, topic.Options{QoS: 2})
+	if !shared {
+		for _, m := range s.matchRetained(filter) { // [MQTT-3.3.1-9]
+			select {
+			case ch <- Message{Topic: m.topic, Payload: m.payload, QoS: m.qos, Retain: true}:
+			default:
+				ss.dropLocked(m, DropPendingFull)
+			}
+		}
+	}
+	ss.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -15,6 +15,20 @@ type ConnectInfo struct {
 	Version    packet.Version
 	RemoteAddr net.Addr
 	Listener   string
+	// AuthMethod is the CONNECT's Authentication Method ("" without enhanced
+	// authentication); when set, Options.EnhancedAuth has already accepted it.
+	AuthMethod string
+	// CertIdentity is the identity of the client's verified TLS certificate
+	// when its listener uses it as the username (Username is then the same);
+	// "" otherwise.
+	CertIdentity string
+}
+
+// CertIdentifier is implemented by connections (net.Conn values given to
+// Serve) that carry a verified client certificate; see package listener.
+// The identity replaces the CONNECT's username before authentication.
+type CertIdentifier interface {
+	CertIdentity() (identity string, ok bool)
 }
 
 // Authenticator decides whether a client may connect. A nil error accepts it;
@@ -22,6 +36,28 @@ type ConnectInfo struct {
 // packet.BadUsernameOrPassword) refuses it with that code.
 type Authenticator interface {
 	Authenticate(info *ConnectInfo) error
+}
+
+// EnhancedAuth runs an MQTT 5 enhanced authentication mechanism (SCRAM etc.
+// come with the authentication work). Its methods run on the connection's
+// reader goroutine and must be safe for concurrent use across connections.
+type EnhancedAuth interface {
+	// Methods lists the Authentication Method names it handles.
+	Methods() []string
+	// Start begins an exchange for a CONNECT (reauth=false) or an AUTH 0x19
+	// (reauth=true) with the client's first data. The broker then calls
+	// Step on the returned exchange with that same first data.
+	Start(method string, data []byte, info *ConnectInfo, reauth bool) (AuthExchange, error)
+}
+
+// AuthExchange is one enhanced authentication exchange on one connection.
+type AuthExchange interface {
+	// Step consumes the client's data. done=false: send out to the client in
+	// AUTH 0x18 and wait for its next AUTH 0x18. done=true: authentication
+	// succeeded; out (may be nil) goes in the CONNACK / final AUTH 0x00 as
+	// Authentication Data. An error refuses: CONNACK with its reason code
+	// (default NotAuthorized), or DISCONNECT during re-authentication.
+	Step(data []byte) (out []byte, done bool, err error)
 }
 
 // Access is what a client wants to do with a topic.
@@ -68,10 +104,11 @@ const (
 	DropTooLarge                        // larger than the client's Maximum Packet Size
 	DropExpired                         // message expiry passed
 	DropNotAuthorized                   // the authorizer refused delivery
+	DropNoSubscriber                    // no subscriber left to take it (a shared group whose members all left)
 	numDropReasons
 )
 
-var dropNames = [numDropReasons]string{"pending_full", "queue_full", "too_large", "expired", "not_authorized"}
+var dropNames = [numDropReasons]string{"pending_full", "queue_full", "too_large", "expired", "not_authorized", "no_subscriber"}
 
 func (d DropReason) String() string {
 	if d >= 0 && d < numDropReasons {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/roostmq/roost/store"
+	"github.com/roostmq/roost/topic"
 )
 
 // Options configures a Server. Start from DefaultOptions and change fields;
@@ -24,8 +25,19 @@ type Options struct {
 	// them off.
 	SysInterval time.Duration
 
+	// ResponseTopicPrefix is returned, followed by the client id, as
+	// Response Information in CONNACK to a 5.0 client that asks for it
+	// (Request Response Information 1): a topic prefix the client may use
+	// for responses. Roost enforces nothing on it; "" sends none.
+	ResponseTopicPrefix string
+
 	// Authenticator decides CONNECT; nil allows everyone.
 	Authenticator Authenticator
+	// EnhancedAuth runs MQTT 5 enhanced authentication (AUTH packets) for the
+	// Authentication Methods it lists; nil refuses any CONNECT carrying an
+	// Authentication Method with CONNACK 0x8C. The Authenticator still runs
+	// after a successful exchange.
+	EnhancedAuth EnhancedAuth
 	// Authorizer decides publish and subscribe per topic; nil allows all.
 	Authorizer Authorizer
 	// Store keeps sessions and retained messages; nil means store.NewMemory().
@@ -118,8 +130,9 @@ func DefaultOptions() Options {
 			WriteTimeout:       30 * time.Second,
 			AllowEmptyClientID: true,
 		},
-		Sessions:    Sessions{MaxExpiry: 7 * 24 * time.Hour},
-		SysInterval: 10 * time.Second,
+		Sessions:            Sessions{MaxExpiry: 7 * 24 * time.Hour},
+		SysInterval:         10 * time.Second,
+		ResponseTopicPrefix: "roost/response/",
 	}
 }
 
@@ -144,5 +157,7 @@ func (o *Options) Validate() error {
 	check(l.QueuePolicy < DropNewest || l.QueuePolicy > Disconnect, "limits.queue_policy: unknown policy %d", l.QueuePolicy)
 	check(o.Sessions.MaxExpiry < 0, "sessions.max_expiry must not be negative")
 	check(o.SysInterval < 0, "sys_interval must not be negative")
+	check(o.ResponseTopicPrefix != "" && topic.ValidName(o.ResponseTopicPrefix+"x") != nil,
+		"response_topic_prefix %q: must be the start of a valid topic name (no + or #)", o.ResponseTopicPrefix)
 	return errors.Join(errs...)
 }

@@ -7,20 +7,20 @@ import (
 
 // retain stores, replaces or clears the retained message for m's topic.
 // [MQTT-3.3.1-5] [MQTT-3.3.1-6] [MQTT-3.3.1-7] [MQTT-3.3.1-10] (3.1.1)
-func (s *Server) retain(m *message) {
+func (s *Server) retain(m *message) error {
 	if len(m.payload) == 0 {
 		if s.retained.Delete(m.topic) {
-			_ = s.store.DeleteRetained(m.topic)
+			return s.store.DeleteRetained(m.topic)
 		}
-		return
+		return nil
 	}
 	if max := s.opts.Retain.MaxMessages; max > 0 && s.retained.Len() >= max {
 		if _, ok := s.retained.Get(m.topic); !ok {
-			return
+			return nil
 		}
 	}
 	s.retained.Set(m.topic, m)
-	_ = s.store.SetRetained(&store.Message{Topic: m.topic, Payload: m.payload, QoS: m.qos, Retain: true,
+	return s.store.SetRetained(&store.Message{Topic: m.topic, Payload: m.payload, QoS: m.qos, Retain: true,
 		Props: m.props.Append(nil), Created: m.created, Expiry: m.expiry})
 }
 

@@ -21,11 +21,12 @@ type target struct {
 }
 
 var (
-	errTopicInvalid = &packet.Error{Code: packet.TopicNameInvalid, Msg: "invalid topic name"}
-	errAliasInvalid = &packet.Error{Code: packet.TopicAliasInvalid, Msg: "topic alias out of range"}
-	errAliasUnknown = &packet.Error{Code: packet.ProtocolError, Msg: "empty topic with an unknown topic alias"}
-	errRetainOff    = &packet.Error{Code: packet.RetainNotSupported, Msg: "retain is not available"}
-	errRecvMax      = &packet.Error{Code: packet.ReceiveMaximumExceeded, Msg: "more unacknowledged QoS 2 publishes than Receive Maximum"}
+	errTopicInvalid  = &packet.Error{Code: packet.TopicNameInvalid, Msg: "invalid topic name"}
+	errAliasInvalid  = &packet.Error{Code: packet.TopicAliasInvalid, Msg: "topic alias out of range"}
+	errAliasUnknown  = &packet.Error{Code: packet.ProtocolError, Msg: "empty topic with an unknown topic alias"}
+	errRetainOff     = &packet.Error{Code: packet.RetainNotSupported, Msg: "retain is not available"}
+	errResponseTopic = &packet.Error{Code: packet.ProtocolError, Msg: "response topic is not a valid topic name"}
+	errRecvMax       = &packet.Error{Code: packet.ReceiveMaximumExceeded, Msg: "more unacknowledged QoS 2 publishes than Receive Maximum"}
 )
 
 // resolveTopic applies inbound topic aliases and validates the name.
@@ -66,6 +67,9 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 	if err != nil {
 		return err
 	}
+	if p.Properties.Has(packet.PropResponseTopic) && topic.ValidName(string(p.Properties.ResponseTopic)) != nil {
+		return errResponseTopic // [MQTT-3.3.2-14]
+	}
 	if p.Retain && s.opts.Retain.Disabled {
 		return errRetainOff // 5.0: DISCONNECT 0x9A Retain not supported
 	}
@@ -81,9 +85,15 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 		if code == packet.Success {
 			s.route(c, newMessage(p, name, c.version, s.clock.Now()))
 		}
+		if c.storeErr != nil {
+			return c.storeErr
+		}
 	case 1:
 		if code == packet.Success && s.route(c, newMessage(p, name, c.version, s.clock.Now())) == 0 && c.version == packet.V5 {
 			code = packet.NoMatchingSubscribers
+		}
+		if c.storeErr != nil {
+			return c.storeErr // [MQTT-4.8.0-2] (3.1.1): never acknowledged
 		}
 		c.sendPacket(&packet.Puback{Ack: packet.Ack{PacketID: p.PacketID, ReasonCode: code}})
 	case 2:
@@ -110,6 +120,9 @@ func (c *conn) publishQoS2(p *packet.Publish, name string, code packet.ReasonCod
 		if c.srv.route(c, newMessage(p, name, c.version, c.srv.clock.Now())) == 0 && c.version == packet.V5 {
 			code = packet.NoMatchingSubscribers
 		}
+		if c.storeErr != nil {
+			return c.storeErr
+		}
 	}
 	c.sendPacket(&packet.Pubrec{Ack: packet.Ack{PacketID: p.PacketID, ReasonCode: code}})
 	return nil
@@ -121,7 +134,13 @@ func (c *conn) publishQoS2(p *packet.Publish, name string, code packet.ReasonCod
 // wake are collected on it, or woken at once without it.
 func (s *Server) route(from *conn, m *message) int {
 	if m.retain {
-		s.retain(m)
+		if err := s.retain(m); err != nil {
+			s.log.Error("storing a retained message", "topic", m.topic, "err", err)
+			if from != nil {
+				// The publisher's connection is closed before it is acknowledged.
+				from.storeErr = &packet.Error{Code: packet.UnspecifiedError, Msg: "store: " + err.Error()}
+			}
+		}
 	}
 	var sc *routeScratch
 	if from != nil {

@@ -112,7 +112,7 @@ func (ss *session) deliverVia(m *message, qos byte, retain bool, subIDs []uint32
 			// alone; one that stays over it is disconnected as a slow consumer.
 			ss.dropLocked(m, DropPendingFull)
 			if lim.SlowConsumerAfter > 0 && c.out.overSince(time.Now()) > lim.SlowConsumerAfter {
-				go c.kick(packet.QuotaExceeded)
+				go c.dropSlow()
 			}
 		}
 		return wakeIf(c, wake)

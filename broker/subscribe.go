@@ -65,10 +65,8 @@ func (c *conn) checkFilter(filter string, sub *packet.Subscription) packet.Reaso
 	if shared && sub.NoLocal {
 		return packet.ProtocolError // [MQTT-3.8.3-4]
 	}
-	if shared && c.version != packet.V5 {
-		// $share is an MQTT 5 feature; to a 3.1.1 client it is refused.
-		return packet.TopicFilterInvalid
-	}
+	// $share/{group}/{filter} is an MQTT 5 feature that Roost, like EMQX,
+	// HiveMQ and Mosquitto, also grants to 3.1.1 clients.
 	if n := lim.MaxSubscriptions; n > 0 && c.sess.count() >= n && !c.sess.has(filter) {
 		return packet.QuotaExceeded
 	}
@@ -112,6 +110,8 @@ func (ss *session) subscribe(filter string, o topic.Options) bool {
 	return existed
 }
 
+// unsubscribe removes a filter. Messages it already brought in (in flight
+// or queued for the window) stay and are completed. [MQTT-3.10.4-3]
 func (ss *session) unsubscribe(filter string) bool {
 	ss.mu.Lock()
 	_, existed := ss.subs[filter]

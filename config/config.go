@@ -22,6 +22,7 @@ import (
 	"strings"
 
 	"github.com/roostmq/roost/broker"
+	"github.com/roostmq/roost/listener"
 )
 
 // File is what a config file configures: the broker and the command's logs.
@@ -29,6 +30,10 @@ type File struct {
 	// Options configures the broker. Options.Logger is left nil: the caller
 	// builds it from Log (see LogConfig.NewLogger).
 	Options broker.Options
+	// Listeners are the listeners the command opens (listener.Listen, then
+	// broker.Server.Serve). Options.Listen holds the addresses of the plain
+	// tcp ones among them.
+	Listeners []listener.Config
 	// Log configures the command's logger.
 	Log LogConfig
 }
@@ -61,10 +66,12 @@ func (c LogConfig) NewLogger(w io.Writer) *slog.Logger {
 // Default returns the settings used without a config file:
 // broker.DefaultOptions and info-level text logs.
 func Default() *File {
-	return &File{
+	f := &File{
 		Options: broker.DefaultOptions(),
 		Log:     LogConfig{Level: slog.LevelInfo, Format: LogText},
 	}
+	f.Listeners = defaultListeners(&f.Options)
+	return f
 }
 
 // Load reads and parses the config file at path (see Parse). Errors name the

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/roostmq/roost/broker"
+	"github.com/roostmq/roost/listener"
 )
 
 const fullFile = `# every key, none at its default
@@ -44,6 +45,7 @@ retain:
   disabled: true
   max_messages: 1000
 sys_interval: 0
+response_topic_prefix: "replies/"
 deny:
   publish: ["$SYS/#", "admin/+/set"]
   subscribe:
@@ -84,6 +86,7 @@ func TestParseFull(t *testing.T) {
 	want.Sessions.MaxExpiry = time.Hour
 	want.Retain = broker.Retain{Disabled: true, MaxMessages: 1000}
 	want.SysInterval = 0
+	want.ResponseTopicPrefix = "replies/"
 	want.Authorizer = &broker.DenyList{Publish: []string{"$SYS/#", "admin/+/set"}, Subscribe: []string{"secret/#"}}
 	if !reflect.DeepEqual(f.Options, want) {
 		t.Errorf("options:\n got %+v\nwant %+v", f.Options, want)
@@ -113,7 +116,10 @@ func TestParseDefaultsKept(t *testing.T) {
 		{"empty deny lists", "deny:\n  publish: []\n  subscribe:\n", nil},
 		{"one limit", "limits:\n  max_connections: 7\n", func(f *File) { f.Options.Limits.MaxConnections = 7 }},
 		{"one log key", "log:\n  level: warn\n", func(f *File) { f.Log.Level = slog.LevelWarn }},
-		{"listener type defaults to tcp", "listeners:\n  - address: localhost:1\n", func(f *File) { f.Options.Listen = []string{"localhost:1"} }},
+		{"listener type defaults to tcp", "listeners:\n  - address: localhost:1\n", func(f *File) {
+			f.Options.Listen = []string{"localhost:1"}
+			f.Listeners = []listener.Config{{Type: listener.TCP, Address: "localhost:1"}}
+		}},
 		{"listener address defaults per type", "listeners:\n  - type: tcp\n", nil},
 		{"alias", "limits:\n  connect_timeout: &t 3s\n  write_timeout: *t\n", func(f *File) {
 			f.Options.Limits.ConnectTimeout = 3 * time.Second
@@ -174,6 +180,7 @@ func TestParseErrors(t *testing.T) {
 		{"deny is a list", "deny: [a]\n", `roost.yaml:1: deny: expected a mapping of keys, got a list`},
 		{"deny filter is a list", "deny:\n  publish:\n    - [a]\n", `roost.yaml:3: deny.publish[0]: expected a string, got a list`},
 		{"log level is an int", "log:\n  level: 3\n", `roost.yaml:2: log.level: expected a string, got integer 3`},
+		{"response prefix is an int", "response_topic_prefix: 5\n", `roost.yaml:1: response_topic_prefix: expected a string, got integer 5`},
 
 		// Bad values.
 		{"bad size", "# limits\n\nlimits:\n  max_connections: 10\n\n  # the largest packet\n  max_packet_size: 12XB\n", `roost.yaml:7: limits.max_packet_size: "12XB" is not a size`},
@@ -196,10 +203,9 @@ func TestParseErrors(t *testing.T) {
 		{"empty deny filter", "deny:\n  publish: [\"\"]\n", `roost.yaml:2: deny.publish[0]: "" is not a valid topic filter: topic: empty topic name or filter`},
 
 		// Listeners.
-		{"listener tls", "listeners:\n  - type: tcp\n    address: :1883\n  - type: tls\n    address: :8883\n", `roost.yaml:4: listeners[1].type: tls listeners are not supported yet; only tcp is`},
-		{"listener ws", "listeners:\n  - type: ws\n", `roost.yaml:2: listeners[0].type: ws listeners are not supported yet; only tcp is`},
-		{"listener wss", "listeners:\n  - type: wss\n", `roost.yaml:2: listeners[0].type: wss listeners are not supported yet; only tcp is`},
-		{"listener unix", "listeners:\n  - type: unix\n    address: /run/roost.sock\n", `roost.yaml:2: listeners[0].type: unix listeners are not supported yet; only tcp is`},
+		{"listener tls without tls", "listeners:\n  - type: tcp\n    address: :1883\n  - type: tls\n    address: :8883\n", `roost.yaml:4: listeners[1].tls: a tls listener needs a tls section with cert_file and key_file`},
+		{"listener wss without tls", "listeners:\n  - type: wss\n", `roost.yaml:2: listeners[0].tls: a wss listener needs a tls section with cert_file and key_file`},
+		{"listener unix without path", "listeners:\n  - type: unix\n", `roost.yaml:2: listeners[0].address: a unix listener needs the socket file's path as its address`},
 		{"listener unknown type", "listeners:\n  - type: udp\n", `roost.yaml:2: listeners[0].type: unknown listener type "udp" (want tcp, tls, ws, wss or unix)`},
 		{"listener no port", "listeners:\n  - address: localhost\n", `roost.yaml:2: listeners[0].address: "localhost" is not host:port (missing port in address)`},
 		{"listener bad port", "listeners:\n  - address: \":mqtt\"\n", `roost.yaml:2: listeners[0].address: ":mqtt": port "mqtt" is not a number from 0 to 65535`},
@@ -210,6 +216,7 @@ func TestParseErrors(t *testing.T) {
 		// Options.Validate, located at the key's line.
 		{"validate packet size", "limits:\n  max_connections: 1\n  max_packet_size: 12\n", `roost.yaml:3: limits.max_packet_size 12: must be between 64 and 268435460`},
 		{"validate zero timeout", "limits:\n  connect_timeout: 0s\n", `roost.yaml:2: limits.connect_timeout must be positive`},
+		{"validate response prefix", "sys_interval: 1s\nresponse_topic_prefix: \"r/+/\"\n", `roost.yaml:2: response_topic_prefix "r/+/": must be the start of a valid topic name (no + or #)`},
 		{"validate section", "limits:\n  max_pending_bytes: 1000\n  max_client_id_length: 3\n",
 			"roost.yaml:2: limits.max_pending_bytes 1000: must be at least 1024\n" +
 				"roost.yaml:3: limits.max_client_id_length 3: must be between 23 and 65535"},
@@ -304,7 +311,7 @@ func TestExampleFileHasEveryKey(t *testing.T) {
 		}
 	}
 	for _, key := range []string{"listeners", "sessions.max_expiry", "retain.disabled", "retain.max_messages",
-		"sys_interval", "deny.publish", "deny.subscribe", "log.level", "log.format"} {
+		"sys_interval", "response_topic_prefix", "deny.publish", "deny.subscribe", "log.level", "log.format"} {
 		if _, ok := d.lines[key]; !ok {
 			t.Errorf("no key %s in the example", key)
 		}

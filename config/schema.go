@@ -20,7 +20,7 @@ import (
 func (d *decoder) file(root *yaml.Node, f *File) {
 	o := &f.Options
 	d.mapping("", root, map[string]handler{
-		"listeners": func(path string, n *yaml.Node) { d.listeners(path, n, o) },
+		"listeners": func(path string, n *yaml.Node) { d.listeners(path, n, f) },
 		"limits":    func(path string, n *yaml.Node) { d.limits(path, n, &o.Limits) },
 		"sessions": func(path string, n *yaml.Node) {
 			d.mapping(path, n, map[string]handler{
@@ -33,9 +33,10 @@ func (d *decoder) file(root *yaml.Node, f *File) {
 				"max_messages": d.intField(&o.Retain.MaxMessages),
 			})
 		},
-		"sys_interval": d.durationField(&o.SysInterval),
-		"deny":         func(path string, n *yaml.Node) { d.deny(path, n, o) },
-		"log":          func(path string, n *yaml.Node) { d.log(path, n, &f.Log) },
+		"sys_interval":          d.durationField(&o.SysInterval),
+		"response_topic_prefix": d.stringField(&o.ResponseTopicPrefix),
+		"deny":                  func(path string, n *yaml.Node) { d.deny(path, n, o) },
+		"log":                   func(path string, n *yaml.Node) { d.log(path, n, &f.Log) },
 	})
 }
 
@@ -76,80 +77,6 @@ func (d *decoder) queuePolicy(p *broker.QueuePolicy) handler {
 			*p = queuePolicies[v]
 		}
 	}
-}
-
-// Listener types. Only tcp is served today; the others are known so that a
-// file naming them gets a clear answer.
-var listenerTypes = map[string]struct {
-	supported   bool
-	defaultAddr string
-}{
-	"tcp":  {true, ":1883"},
-	"tls":  {false, ":8883"},
-	"ws":   {false, ":8083"},
-	"wss":  {false, ":8084"},
-	"unix": {false, ""},
-}
-
-// listeners decodes the listeners: list; it replaces the default listeners.
-func (d *decoder) listeners(path string, n *yaml.Node, o *broker.Options) {
-	var addrs []string
-	items := 0
-	firstLine := make(map[string]int)
-	ok := d.list(path, n, func(path string, _ int, item *yaml.Node) {
-		items++
-		typ, addr := "tcp", ""
-		var addrNode *yaml.Node
-		d.mapping(path, item, map[string]handler{
-			"type": func(path string, n *yaml.Node) {
-				v, ok := d.stringValue(path, n)
-				if !ok {
-					typ = ""
-					return
-				}
-				t, known := listenerTypes[v]
-				switch {
-				case !known:
-					d.fail(resolve(n), path, "unknown listener type %q (want tcp, tls, ws, wss or unix)", v)
-					typ = ""
-				case !t.supported:
-					d.fail(resolve(n), path, "%s listeners are not supported yet; only tcp is", v)
-					typ = ""
-				default:
-					typ = v
-				}
-			},
-			"address": func(path string, n *yaml.Node) {
-				if v, ok := d.stringValue(path, n); ok {
-					addr, addrNode = v, resolve(n)
-				}
-			},
-		})
-		if typ == "" {
-			return
-		}
-		if addrNode == nil {
-			addr = listenerTypes[typ].defaultAddr
-			addrNode = resolve(item)
-		} else if err := CheckListenAddress(addr); err != nil {
-			d.fail(addrNode, path+".address", "%v", err)
-			return
-		}
-		if prev, dup := firstLine[addr]; dup {
-			d.fail(addrNode, path+".address", "%q is already listed at line %d", addr, prev)
-			return
-		}
-		firstLine[addr] = addrNode.Line
-		addrs = append(addrs, addr)
-	})
-	if !ok {
-		return
-	}
-	if items == 0 {
-		d.fail(resolve(n), path, "at least one listener is needed")
-		return
-	}
-	o.Listen = addrs
 }
 
 // CheckListenAddress reports whether addr is a TCP listen address

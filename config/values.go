@@ -86,6 +86,14 @@ func (d *decoder) stringValue(path string, n *yaml.Node) (string, bool) {
 	return s.Value, true
 }
 
+func (d *decoder) stringField(p *string) handler {
+	return func(path string, n *yaml.Node) {
+		if v, ok := d.stringValue(path, n); ok {
+			*p = v
+		}
+	}
+}
+
 // choice decodes a string that must be one of options.
 func (d *decoder) choice(path string, n *yaml.Node, options ...string) (string, bool) {
 	v, ok := d.stringValue(path, n)

@@ -5,6 +5,10 @@
 #   gcc, libc6-dev         cgo, which `go test -race` requires
 #   mosquitto              a reference broker for interoperability tests
 #   mosquitto-clients      mosquitto_pub and mosquitto_sub, reference clients
+#   nodejs, npm            MQTT.js (npm's mqtt) interop tests of the WebSocket listeners
+#   chromium               a real browser for those tests, driven by npm's playwright-core
+# and then, with npm ci, the npm packages of listener/testdata/js (mqtt,
+# playwright-core; pinned by its package-lock.json) into its node_modules.
 # Each is installed only when missing; when everything is present this does nothing.
 # It fails loudly when something cannot be installed: a test must never skip
 # quietly because a tool is absent.
@@ -28,9 +32,12 @@ fi
 # The broker lives in /usr/sbin, which is not on every user's PATH.
 have mosquitto || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
 { have mosquitto_pub && have mosquitto_sub; } || need+=(mosquitto-clients)
+have node || need+=(nodejs)
+have npm || need+=(npm)
+have chromium || [ -x /usr/bin/chromium ] || need+=(chromium)
 
 if [ "${#need[@]}" -eq 0 ]; then
-  log "all present (make, gcc, mosquitto, mosquitto_pub, mosquitto_sub)"
+  log "all present (make, gcc, mosquitto, mosquitto_pub, mosquitto_sub, node, npm, chromium)"
 else
   have apt-get || die "missing ${need[*]}, and apt-get is not available to install them; install them by hand"
 
@@ -81,5 +88,29 @@ have gcc || die "gcc is still missing"
 have mosquitto_pub || die "mosquitto_pub is still missing"
 have mosquitto_sub || die "mosquitto_sub is still missing"
 have mosquitto || [ -x /usr/sbin/mosquitto ] || die "mosquitto is still missing"
+have node || die "node is still missing"
+have npm || die "npm is still missing"
+[ -x /usr/bin/chromium ] || die "chromium is still missing"
+
+# The npm packages of the JavaScript interop tests, exactly as locked.
+js_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/listener/testdata/js"
+if [ -f "$js_dir/package-lock.json" ]; then
+  if [ -f "$js_dir/node_modules/mqtt/package.json" ] && [ -f "$js_dir/node_modules/playwright-core/package.json" ] &&
+    [ "$js_dir/node_modules/.package-lock.json" -nt "$js_dir/package-lock.json" ]; then
+    log "npm packages of listener/testdata/js present"
+  else
+    log "installing the npm packages of listener/testdata/js (npm ci)"
+    ok=0
+    for try in 1 2 3; do
+      if (cd "$js_dir" && npm ci --no-audit --no-fund --loglevel=error); then
+        ok=1
+        break
+      fi
+      log "npm ci failed (attempt $try of 3)"
+      [ "$try" -lt 3 ] && sleep 5
+    done
+    [ "$ok" = 1 ] || die "npm ci in listener/testdata/js failed"
+  fi
+fi
 [ "$("$GO" env CGO_ENABLED)" = 1 ] ||
   die "cgo is disabled (go env CGO_ENABLED is not 1), but go test -race needs it; unset CGO_ENABLED or set it to 1"

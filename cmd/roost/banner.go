@@ -8,32 +8,49 @@ import (
 	"strings"
 )
 
+// bannerListener is one open listener as the banner shows it.
+type bannerListener struct {
+	Scheme        string   // mqtt, mqtts, ws, wss, unix
+	Addr          net.Addr // where it listens
+	Path          string   // the WebSocket path
+	Notes         []string // "client certificates required", ...
+	CertsRequired bool     // clients prove who they are with a certificate
+}
+
 // printBanner tells the operator what is running, where, and how clients
-// authenticate. Anonymous access is fine on loopback only; anywhere else the
-// banner warns loudly (but roost still starts, so that `roost serve` works
-// out of the box).
-func printBanner(w io.Writer, version string, addrs []net.Addr, hasAuth bool) {
+// authenticate. Anonymous access is fine on loopback (and Unix sockets)
+// only; anywhere else the banner warns loudly (but roost still starts, so
+// that `roost serve` works out of the box). A listener that requires client
+// certificates is not anonymous.
+func printBanner(w io.Writer, version string, lns []bannerListener, hasAuth bool) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Roost %s (%s) MQTT broker\n", version, runtime.Version())
 	var exposed []string
-	for _, a := range addrs {
-		where, sc := "", addrScope(a)
+	certs := false
+	for _, l := range lns {
+		certs = certs || l.CertsRequired
+		where, sc := "", addrScope(l.Addr)
 		switch sc {
 		case scopeLoopback:
 			where = "loopback only"
+		case scopeLocal:
+			where = "local socket"
 		case scopeAll:
 			where = "all interfaces"
 		default:
 			where = "reachable from the network"
 		}
-		fmt.Fprintf(&b, "  listening: mqtt://%s (%s)\n", a, where)
-		if sc != scopeLoopback {
-			exposed = append(exposed, a.String())
+		notes := append([]string{where}, l.Notes...)
+		fmt.Fprintf(&b, "  listening: %s://%s%s (%s)\n", l.Scheme, l.Addr, l.Path, strings.Join(notes, "; "))
+		if sc != scopeLoopback && sc != scopeLocal && !l.CertsRequired {
+			exposed = append(exposed, l.Addr.String())
 		}
 	}
 	switch {
 	case hasAuth:
 		b.WriteString("  authentication: required; clients are checked by the configured authenticator\n")
+	case len(exposed) == 0 && certs:
+		b.WriteString("  authentication: client certificates where listed; elsewhere anonymous clients are accepted (loopback and local sockets only)\n")
 	case len(exposed) == 0:
 		b.WriteString("  authentication: none; anonymous clients are accepted (every listener is on loopback)\n")
 	default:
@@ -58,12 +75,15 @@ const (
 	scopeLoopback scope = iota // 127.0.0.0/8, ::1
 	scopeAll                   // 0.0.0.0, ::
 	scopeOther                 // a specific non-loopback address
+	scopeLocal                 // a Unix domain socket
 )
 
 // addrScope says who can reach a listening address.
 func addrScope(a net.Addr) scope {
 	var ip net.IP
 	switch a := a.(type) {
+	case *net.UnixAddr:
+		return scopeLocal
 	case *net.TCPAddr:
 		ip = a.IP
 	default:

@@ -2,6 +2,9 @@
 //
 //	roost serve [--config FILE] [--listen ADDR]... [--check-config]
 //	roost version
+//	roost pub -t TOPIC -m MESSAGE [-h HOST] [-p PORT] [-q QOS] ...
+//	roost sub -t FILTER... [-C COUNT] [-F json] ...
+//	roost req -t TOPIC [-e RESPONSE-TOPIC] -m MESSAGE ...
 //
 // Exit codes: 0 success (including a clean shutdown on SIGINT or SIGTERM),
 // 1 an error while running, 2 bad usage or a bad config file.

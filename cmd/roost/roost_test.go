@@ -285,24 +285,43 @@ func TestBanner(t *testing.T) {
 		}
 		return a
 	}
+	plain := func(addrs ...net.Addr) []bannerListener {
+		var out []bannerListener
+		for _, a := range addrs {
+			out = append(out, bannerListener{Scheme: "mqtt", Addr: a})
+		}
+		return out
+	}
 	for _, tc := range []struct {
 		name    string
-		addrs   []net.Addr
+		lns     []bannerListener
 		auth    bool
 		want    []string
 		warning bool
 	}{
-		{"loopback", []net.Addr{tcp("127.0.0.1:1883"), tcp("[::1]:1883")}, false,
+		{"loopback", plain(tcp("127.0.0.1:1883"), tcp("[::1]:1883")), false,
 			[]string{"mqtt://127.0.0.1:1883 (loopback only)", "mqtt://[::1]:1883 (loopback only)", "every listener is on loopback"}, false},
-		{"all interfaces", []net.Addr{tcp("127.0.0.1:1883"), tcp("0.0.0.0:1884")}, false,
+		{"all interfaces", plain(tcp("127.0.0.1:1883"), tcp("0.0.0.0:1884")), false,
 			[]string{"mqtt://0.0.0.0:1884 (all interfaces)", "!!   0.0.0.0:1884\n", "auth section", "--listen 127.0.0.1:1883"}, true},
-		{"ipv6 any", []net.Addr{tcp("[::]:1883")}, false, []string{"mqtt://[::]:1883 (all interfaces)"}, true},
-		{"one interface", []net.Addr{tcp("192.0.2.1:1883")}, false, []string{"(reachable from the network)"}, true},
-		{"with authenticator", []net.Addr{tcp("0.0.0.0:1883")}, true, []string{"authentication: required"}, false},
+		{"ipv6 any", plain(tcp("[::]:1883")), false, []string{"mqtt://[::]:1883 (all interfaces)"}, true},
+		{"one interface", plain(tcp("192.0.2.1:1883")), false, []string{"(reachable from the network)"}, true},
+		{"with authenticator", plain(tcp("0.0.0.0:1883")), true, []string{"authentication: required"}, false},
+		{"client certificates", []bannerListener{
+			{Scheme: "mqtts", Addr: tcp("0.0.0.0:8883"), Notes: []string{"client certificates required"}, CertsRequired: true},
+			{Scheme: "wss", Addr: tcp("0.0.0.0:8084"), Path: "/mqtt", Notes: []string{"client certificates required"}, CertsRequired: true},
+			{Scheme: "unix", Addr: &net.UnixAddr{Name: "/run/roost.sock", Net: "unix"}},
+		}, false, []string{
+			"mqtts://0.0.0.0:8883 (all interfaces; client certificates required)",
+			"wss://0.0.0.0:8084/mqtt (all interfaces; client certificates required)",
+			"unix:///run/roost.sock (local socket)",
+			"authentication: client certificates where listed",
+		}, false},
+		{"ws without certs", []bannerListener{{Scheme: "ws", Addr: tcp("0.0.0.0:8083"), Path: "/mqtt"}}, false,
+			[]string{"ws://0.0.0.0:8083/mqtt (all interfaces)"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b strings.Builder
-			printBanner(&b, "v1", tc.addrs, tc.auth)
+			printBanner(&b, "v1", tc.lns, tc.auth)
 			out := b.String()
 			if !strings.HasPrefix(out, "Roost v1 (go") {
 				t.Errorf("banner starts %q", out)

@@ -32,7 +32,7 @@ func runtimeErr(err error) error { return &exitCodeError{exitError, err} }
 // run executes the command line args and returns the exit code.
 func run(args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd(stdout, stderr)
-	root.SetArgs(args)
+	root.SetArgs(groupPropertyArgs(args))
 	err := root.Execute()
 	if err == nil {
 		return exitOK
@@ -60,6 +60,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
-	root.AddCommand(newServeCmd(), newVersionCmd())
+	root.AddCommand(newServeCmd(), newVersionCmd(), newBenchCmd(),
+		newPubCmd(), newSubCmd(), newReqCmd())
 	return root
 }

@@ -8,8 +8,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"slices"
-	"strings"
 	"syscall"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 
 	"github.com/roostmq/roost/broker"
 	"github.com/roostmq/roost/config"
+	"github.com/roostmq/roost/listener"
 )
 
 // shutdownTimeout bounds a graceful shutdown after SIGINT or SIGTERM.
@@ -70,6 +69,10 @@ func buildConfig(fl *serveFlags) (*config.File, error) {
 			seen[a] = true
 		}
 		f.Options.Listen = fl.listen
+		f.Listeners = nil
+		for _, a := range fl.listen {
+			f.Listeners = append(f.Listeners, listener.Config{Type: listener.TCP, Address: a})
+		}
 	}
 	return f, nil
 }
@@ -80,6 +83,11 @@ func serve(stdout, stderr io.Writer, fl *serveFlags) error {
 		return usageErr(err)
 	}
 	if fl.checkConfig {
+		for _, lc := range f.Listeners {
+			if err := lc.CheckFiles(); err != nil {
+				return usageErr(fmt.Errorf("listener %s: %w", &lc, err))
+			}
+		}
 		fmt.Fprintln(stdout, "config OK")
 		return nil
 	}
@@ -95,22 +103,32 @@ func serve(stdout, stderr io.Writer, fl *serveFlags) error {
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
-	served := make(chan error, 1)
-	go func() { served <- srv.ListenAndServe() }()
+	// Open every listener before serving any, so that one that cannot be
+	// opened (port in use, bad certificate) stops the start.
+	lns := make([]net.Listener, 0, len(f.Listeners))
+	for _, lc := range f.Listeners {
+		ln, err := listener.Listen(lc, opts.Logger)
+		if err != nil {
+			for _, l := range lns {
+				_ = l.Close()
+			}
+			_ = srv.Shutdown(context.Background())
+			return runtimeErr(fmt.Errorf("listener %s: %w", &lc, err))
+		}
+		lns = append(lns, ln)
+	}
+	served := make(chan error, len(lns))
+	for _, ln := range lns {
+		go func() { served <- srv.Serve(ln) }()
+	}
+	printBanner(stderr, buildVersion(), bannerListeners(f.Listeners, lns), opts.Authenticator != nil)
 
 	var sig os.Signal
-	if sig, err = waitListening(srv, len(opts.Listen), served, sigs); err != nil {
-		return runtimeErr(err)
-	}
-	if sig == nil {
-		addrs := srv.Addrs()
-		slices.SortFunc(addrs, func(a, b net.Addr) int { return strings.Compare(a.String(), b.String()) })
-		printBanner(stderr, buildVersion(), addrs, opts.Authenticator != nil)
-		select {
-		case sig = <-sigs:
-		case err := <-served:
-			return runtimeErr(stoppedErr(err))
-		}
+	select {
+	case sig = <-sigs:
+	case err := <-served:
+		_ = srv.Shutdown(context.Background())
+		return runtimeErr(stoppedErr(err))
 	}
 
 	// A second signal stops the process at once.
@@ -121,31 +139,42 @@ func serve(stdout, stderr io.Writer, fl *serveFlags) error {
 	if err := srv.Shutdown(ctx); err != nil {
 		return runtimeErr(fmt.Errorf("shutdown: %w", err))
 	}
-	select {
-	case <-served: // ListenAndServe reports the shutdown itself; nothing to add
-	case <-ctx.Done():
-		return runtimeErr(errors.New("shutdown: the server did not stop in time"))
+	for range lns {
+		select {
+		case <-served: // each Serve reports the shutdown itself; nothing to add
+		case <-ctx.Done():
+			return runtimeErr(errors.New("shutdown: the server did not stop in time"))
+		}
 	}
 	opts.Logger.Info("stopped")
 	return nil
 }
 
-// waitListening waits until the server listens on all n addresses, a signal
-// arrives (returned), or ListenAndServe fails (its error). The server has no
-// ready notification, so its addresses are polled.
-func waitListening(srv *broker.Server, n int, served <-chan error, sigs <-chan os.Signal) (os.Signal, error) {
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for len(srv.Addrs()) < n {
-		select {
-		case sig := <-sigs:
-			return sig, nil
-		case err := <-served:
-			return nil, stoppedErr(err)
-		case <-tick.C:
+// bannerListeners describes the open listeners for the banner, in the order
+// of the config.
+func bannerListeners(cfgs []listener.Config, lns []net.Listener) []bannerListener {
+	out := make([]bannerListener, len(lns))
+	for i, ln := range lns {
+		c := cfgs[i]
+		b := bannerListener{Scheme: listener.Scheme(c.Type), Addr: ln.Addr()}
+		if c.Type == listener.WS || c.Type == listener.WSS {
+			b.Path = listener.DefaultWSPath
+			if c.WebSocket != nil && c.WebSocket.Path != "" {
+				b.Path = c.WebSocket.Path
+			}
 		}
+		if c.TLS.ClientCertsRequired() {
+			b.CertsRequired = true
+			b.Notes = append(b.Notes, "client certificates required")
+		} else if c.TLS != nil && c.TLS.CAFile != "" {
+			b.Notes = append(b.Notes, "client certificates optional")
+		}
+		if c.ProxyProtocol {
+			b.Notes = append(b.Notes, "PROXY protocol")
+		}
+		out[i] = b
 	}
-	return nil, nil
+	return out
 }
 
 // stoppedErr explains why ListenAndServe returned without a shutdown.

@@ -771,7 +771,8 @@ func LoadSpecs(dir string) ([]*Spec, error) {
 }
 
 // Generate builds the conformance document from the normative lists in
-// specDir and the Go sources of the repository at root.
+// specDir, the Go sources of the repository at root and the stated reasons
+// of reasons.go. It fails when a reason is stale (see CheckReasons).
 func Generate(specDir, root string) ([]byte, error) {
 	specs, err := LoadSpecs(specDir)
 	if err != nil {
@@ -781,7 +782,52 @@ func Generate(specDir, root string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Render(specs, hits), nil
+	if err := CheckReasons(specs, hits, Reasons); err != nil {
+		return nil, err
+	}
+	return Render(specs, hits, Reasons), nil
+}
+
+// CheckReasons reports every stated reason that must go: one for an
+// identifier that is not a statement of its version, for a client-only
+// statement (those need none), for a statement a test already proves, or an
+// empty one.
+func CheckReasons(specs []*Spec, hits []Hit, reasons map[Version]map[string]string) error {
+	var errs []string
+	for _, sp := range specs {
+		tags := make(map[string]byte, len(sp.Statements))
+		for _, st := range sp.Statements {
+			tags[st.ID] = st.Tag
+		}
+		proven := make(map[string]bool)
+		for _, h := range hits {
+			if h.Test && h.Versions.has(sp.Version) {
+				proven[h.ID] = true
+			}
+		}
+		for _, id := range slices.SortedFunc(maps.Keys(reasons[sp.Version]), compareIDs) {
+			tag, known := tags[id]
+			switch {
+			case !known:
+				errs = append(errs, fmt.Sprintf("%s (%s): a reason for a statement that is not in the %s list", id, sp.Version, sp.Version))
+			case tag == 'C':
+				errs = append(errs, fmt.Sprintf("%s (%s): a reason for a client-only statement, which needs none", id, sp.Version))
+			case proven[id]:
+				errs = append(errs, fmt.Sprintf("%s (%s): a reason for a statement a test proves: delete the reason", id, sp.Version))
+			case strings.TrimSpace(reasons[sp.Version][id]) == "":
+				errs = append(errs, fmt.Sprintf("%s (%s): an empty reason", id, sp.Version))
+			}
+		}
+	}
+	for v := range reasons {
+		if v < 0 || v >= numVersions {
+			errs = append(errs, fmt.Sprintf("reasons for unknown version %d", int(v)))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("stale stated reasons in %s/reasons.go:\n\t%s", selfDir, strings.Join(errs, "\n\t"))
+	}
+	return nil
 }
 
 // row is one statement with the tags that name it.
@@ -789,18 +835,20 @@ type row struct {
 	st       Statement
 	enforced []Hit
 	proofs   []Hit
+	reason   string // stated reason, for a server-side statement no test proves
 }
 
 // summary counts the statements of one version.
 type summary struct {
-	total, server, covered, enforced, uncovered int
+	total, server, covered, reasoned, enforced, uncovered int
 }
 
-func buildRows(sp *Spec, hits []Hit) ([]row, summary) {
+func buildRows(sp *Spec, hits []Hit, reasons map[string]string) ([]row, summary) {
 	byID := make(map[string]int, len(sp.Statements))
 	rows := make([]row, len(sp.Statements))
 	for i, st := range sp.Statements {
 		rows[i].st = st
+		rows[i].reason = reasons[st.ID]
 		byID[st.ID] = i
 	}
 	for _, h := range hits {
@@ -821,9 +869,12 @@ func buildRows(sp *Spec, hits []Hit) ([]row, summary) {
 		if server {
 			sum.server++
 		}
-		if len(r.proofs) > 0 {
+		switch {
+		case len(r.proofs) > 0:
 			sum.covered++
-		} else if server {
+		case server && r.reason != "":
+			sum.reasoned++
+		case server:
 			sum.uncovered++
 		}
 		if len(r.enforced) > 0 {
@@ -969,8 +1020,9 @@ func renderProofs(hs []Hit) string {
 
 const clientOnly = "client only: the broker does not send as a client"
 
-// Render writes the conformance document.
-func Render(specs []*Spec, hits []Hit) []byte {
+// Render writes the conformance document. reasons holds the stated reasons
+// per version and identifier (see Reasons); a proof wins over a reason.
+func Render(specs []*Spec, hits []Hit, reasons map[Version]map[string]string) []byte {
 	var b bytes.Buffer
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 
@@ -981,7 +1033,7 @@ func Render(specs []*Spec, hits []Hit) []byte {
 	}
 	var all []versionRows
 	for _, sp := range specs {
-		rows, sum := buildRows(sp, hits)
+		rows, sum := buildRows(sp, hits, reasons[sp.Version])
 		all = append(all, versionRows{sp, rows, sum})
 	}
 
@@ -1002,11 +1054,14 @@ func Render(specs []*Spec, hits []Hit) []byte {
 	p("- **proven by**: `_test.go` files carrying the identifier, with the test or fuzz\n")
 	p("  function it is in (or, for a package-level table or helper, the tests that use\n")
 	p("  it) and, when the identifier is in a string literal (a table case or subtest\n")
-	p("  name), that name; at most %d names are shown per place. `not yet` means no test\n", maxCases)
-	p("  carries the identifier.\n")
+	p("  name), that name; at most %d names are shown per place. `reason: ...` is the\n", maxCases)
+	p("  stated reason why no test proves a server-side statement (kept in\n")
+	p("  `%s/reasons.go`; a reason for a statement a test proves is an error).\n", selfDir)
+	p("  `not yet` means no test carries the identifier and no reason is stated.\n")
 	p("- A statement counts as covered when at least one test carries its identifier\n")
-	p("  and as enforced when non-test code does. \"Not yet covered\" counts the\n")
-	p("  server-side (`S` and `B`) statements that no test carries yet.\n\n")
+	p("  and as enforced when non-test code does. \"Stated reason\" counts the\n")
+	p("  server-side (`S` and `B`) statements with a reason and no test; \"not yet\n")
+	p("  covered\" counts those with neither.\n\n")
 
 	p("## How tags are found\n\n")
 	p("Every `.go` file of the repository is scanned (except this generator's package and\n")
@@ -1041,11 +1096,11 @@ func Render(specs []*Spec, hits []Hit) []byte {
 	p("them the test is skipped.\n\n")
 
 	p("## Summary\n\n")
-	p("| version | statements | server-side (S+B) | covered by a test | enforced in code | not yet covered (S+B) |\n")
-	p("| ------- | ---------: | ----------------: | ----------------: | ---------------: | --------------------: |\n")
+	p("| version | statements | server-side (S+B) | covered by a test | stated reason (S+B) | enforced in code | not yet covered (S+B) |\n")
+	p("| ------- | ---------: | ----------------: | ----------------: | ------------------: | ---------------: | --------------------: |\n")
 	for _, vr := range all {
 		s := vr.sum
-		p("| MQTT %s | %d | %d | %d | %d | %d |\n", vr.sp.Version, s.total, s.server, s.covered, s.enforced, s.uncovered)
+		p("| MQTT %s | %d | %d | %d | %d | %d | %d |\n", vr.sp.Version, s.total, s.server, s.covered, s.reasoned, s.enforced, s.uncovered)
 	}
 	p("\n")
 
@@ -1076,6 +1131,8 @@ func Render(specs []*Spec, hits []Hit) []byte {
 					proven = renderProofs(r.proofs)
 				case r.st.Tag == 'C':
 					proven = clientOnly
+				case r.reason != "":
+					proven = "reason: " + r.reason
 				}
 				p("| %s | %c | %s | %s |\n", r.st.ID, r.st.Tag, cell(enforced), cell(proven))
 			}

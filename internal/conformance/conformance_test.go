@@ -368,15 +368,19 @@ func TestRender(t *testing.T) {
 		t.Fatal(err)
 	}
 	hits := demoHits(t)
-	doc := string(Render([]*Spec{sp311, sp5}, hits))
-	if again := string(Render([]*Spec{sp311, sp5}, hits)); again != doc {
+	reasons := map[Version]map[string]string{V311: {"MQTT-3.8.3-10": "not enforced yet: ten | more"}}
+	if err := CheckReasons([]*Spec{sp311, sp5}, hits, reasons); err != nil {
+		t.Fatal(err)
+	}
+	doc := string(Render([]*Spec{sp311, sp5}, hits, reasons))
+	if again := string(Render([]*Spec{sp311, sp5}, hits, reasons)); again != doc {
 		t.Error("Render is not deterministic")
 	}
 	for _, want := range []string{
 		RegenerateCommand,
-		// version | statements | S+B | covered | enforced | not yet covered
-		"| MQTT 3.1.1 | 6 | 5 | 2 | 3 | 3 |\n",
-		"| MQTT 5.0 | 3 | 2 | 3 | 0 | 0 |\n",
+		// version | statements | S+B | covered | stated reason | enforced | not yet covered
+		"| MQTT 3.1.1 | 6 | 5 | 2 | 1 | 3 | 2 |\n",
+		"| MQTT 5.0 | 3 | 2 | 3 | 0 | 0 | 0 |\n",
 		"### MQTT 3.1.1, section 3.4 – 3.7\n",
 		"| MQTT-2.3.1-1 | B | `demo/codec.go` Decode | not yet |\n",
 		"| MQTT-2.3.1-2 | C | — | " + clientOnly + " |\n",
@@ -384,7 +388,9 @@ func TestRender(t *testing.T) {
 			"`MQTT-3-8.3-4 reserved option bits in 3.1.1` |\n",
 		"| MQTT-4.2-1 | S | `demo/codec.go` Decode | `demo/codec_test.go` FuzzMQTT_4_2_1 |\n",
 		// Numeric order inside a section: -4 before -10.
-		" |\n| MQTT-3.8.3-10 | S | — | not yet |\n\n### MQTT 3.1.1, section 4.2\n",
+		// and a stated reason where no test proves the statement.
+		" |\n| MQTT-3.8.3-10 | S | — | reason: not enforced yet: ten \\| more |\n\n### MQTT 3.1.1, section 4.2\n",
+		"| MQTT-3.4.2-1 | S | — | not yet |\n",
 		// A client-only statement with a test shows the test.
 		"| MQTT-3.1.2-4 | C | — | `demo/codec_test.go` TestDecode (via `vectors`, also used by 1 other test): `MQTT-3.1.2-4 v5 clean start` |\n",
 		"| MQTT-1.5.3-1 | B | — | `demo/codec_test.go` TestEncode (via `check`) |\n",
@@ -403,6 +409,39 @@ func TestRender(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("document:\n%s", doc)
+	}
+}
+
+func TestCheckReasons(t *testing.T) {
+	sp311, err := ParseSpec(V311, specV311)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hits := demoHits(t)
+	good := map[Version]map[string]string{V311: {"MQTT-3.4.2-1": "why", "MQTT-3.8.3-10": "why"}}
+	if err := CheckReasons([]*Spec{sp311}, hits, good); err != nil {
+		t.Errorf("CheckReasons = %v, want nil", err)
+	}
+	for _, tt := range []struct{ name, id, reason, want string }{
+		{"proven", "MQTT-3.8.3-4", "why", "MQTT-3.8.3-4 (3.1.1): a reason for a statement a test proves"},
+		{"client only", "MQTT-2.3.1-2", "why", "MQTT-2.3.1-2 (3.1.1): a reason for a client-only statement"},
+		{"unknown", "MQTT-9.9.9-9", "why", "MQTT-9.9.9-9 (3.1.1): a reason for a statement that is not in the 3.1.1 list"},
+		{"empty", "MQTT-3.4.2-1", " ", "MQTT-3.4.2-1 (3.1.1): an empty reason"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckReasons([]*Spec{sp311}, hits, map[Version]map[string]string{V311: {tt.id: tt.reason}})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+	// A proof of the other version does not make a reason stale.
+	sp5, err := ParseSpec(V5, "## 3.1 CONNECT\n\n- **[MQTT-3.3.1-2]** [S] x\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckReasons([]*Spec{sp5}, hits, map[Version]map[string]string{V5: {"MQTT-3.3.1-2": "why"}}); err != nil {
+		t.Errorf("CheckReasons (proof is 3.1.1 only) = %v, want nil", err)
 	}
 }
 

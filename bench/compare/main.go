@@ -1,0 +1,245 @@
+// Command compare runs the same `roost bench` scenarios against Roost and
+// Mosquitto, each broker pinned to one CPU and the load generator to another,
+// and prints Roost/Mosquitto ratios.
+//
+//	go run ./bench/compare                 # pinned: broker on CPU 1, generator on CPU 0
+//	go run ./bench/compare -unpinned       # Roost may use every core
+//	go run ./bench/compare -duration 5s -idle 10000,100000
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type scenario struct {
+	name     string
+	args     []string
+	paced    bool // compare latency rather than rates
+	idleConn int  // idle-memory scenario: connections
+}
+
+type result struct {
+	DeliveryRate float64       `json:"delivery_msgs_per_sec"`
+	PublishRate  float64       `json:"publish_msgs_per_sec"`
+	Lost         uint64        `json:"lost"`
+	Duplicates   uint64        `json:"duplicates"`
+	LatencyP99   time.Duration `json:"latency_p99_ns"`
+	Connections  int           `json:"connections"`
+}
+
+type brokerProc struct {
+	name string
+	cmd  *exec.Cmd
+	port int
+}
+
+func main() {
+	dur := flag.Duration("duration", 5*time.Second, "length of each throughput scenario")
+	unpinned := flag.Bool("unpinned", false, "do not pin the brokers to CPU 1")
+	idle := flag.String("idle", "10000", "comma-separated idle connection counts to measure memory at")
+	flag.Parse()
+	tmp, err := os.MkdirTemp("", "roost-compare")
+	check(err)
+	defer os.RemoveAll(tmp)
+	roost := filepath.Join(tmp, "roost")
+	run("go", "build", "-o", roost, "./cmd/roost")
+
+	d := dur.String()
+	scen := []scenario{}
+	for _, q := range []string{"0", "1", "2"} {
+		scen = append(scen,
+			scenario{name: "p2p qos" + q, args: []string{"-S", "p2p", "-c", "4", "-q", q, "-d", d}},
+			scenario{name: "fan-in qos" + q, args: []string{"-S", "fan-in", "-c", "4", "-q", q, "-d", d}},
+			scenario{name: "fan-out qos" + q, args: []string{"-S", "fan-out", "-c", "8", "-q", q, "-d", d}})
+	}
+	scen = append(scen,
+		scenario{name: "p2p qos0 4KiB", args: []string{"-S", "p2p", "-c", "4", "-q", "0", "-s", "4096", "-d", d}},
+		scenario{name: "paced 8000/s qos1 p99", args: []string{"-S", "p2p", "-c", "4", "-q", "1", "-r", "8000", "-d", d}, paced: true})
+	for _, n := range strings.Split(*idle, ",") {
+		c, err := strconv.Atoi(strings.TrimSpace(n))
+		check(err)
+		scen = append(scen, scenario{name: fmt.Sprintf("idle %d: bytes/conn", c), idleConn: c})
+	}
+
+	fmt.Printf("%-28s %14s %14s %8s  %s\n", "scenario", "roost", "mosquitto", "ratio", "loss/dups (roost, mosquitto)")
+	for _, s := range scen {
+		var vals [2]float64
+		var notes [2]string
+		for i, start := range []func() *brokerProc{
+			func() *brokerProc { return startRoost(roost, tmp, !*unpinned) },
+			func() *brokerProc { return startMosquitto(tmp, true) },
+		} {
+			b := start()
+			if s.idleConn > 0 {
+				vals[i] = idleBytes(roost, b, s.idleConn)
+			} else {
+				r := bench(roost, b.port, s.args)
+				vals[i] = r.DeliveryRate
+				if s.paced {
+					vals[i] = float64(r.LatencyP99) / 1e6 // ms
+				}
+				notes[i] = fmt.Sprintf("%d/%d", r.Lost, r.Duplicates)
+			}
+			b.stop()
+		}
+		ratio := vals[0] / vals[1]
+		if s.paced || s.idleConn > 0 {
+			ratio = vals[1] / vals[0] // lower is better: ratio > 1 means Roost is better
+		}
+		fmt.Printf("%-28s %14.0f %14.0f %7.2fx  %s, %s\n", s.name, vals[0], vals[1], ratio, notes[0], notes[1])
+	}
+	fmt.Println("\nratios are Roost's advantage: rates roost/mosquitto; latency and memory mosquitto/roost.")
+}
+
+func startRoost(bin, tmp string, pin bool) *brokerProc {
+	port := freePort()
+	cfg := filepath.Join(tmp, "roost.yaml")
+	check(os.WriteFile(cfg, []byte(fmt.Sprintf(`listeners:
+  - type: tcp
+    address: 127.0.0.1:%d
+limits:
+  max_pending_bytes: 256MiB
+  max_queued_messages: 1000000
+  max_queued_bytes: 1GiB
+  max_inflight: 65535
+  receive_maximum: 65535
+sys_interval: 0s
+log:
+  level: error
+`, port)), 0o644))
+	return start("roost", port, pin, bin, "serve", "--config", cfg)
+}
+
+func startMosquitto(tmp string, pin bool) *brokerProc {
+	port := freePort()
+	cfg := filepath.Join(tmp, "mosquitto.conf")
+	check(os.WriteFile(cfg, []byte(fmt.Sprintf(`listener %d 127.0.0.1
+allow_anonymous true
+max_inflight_messages 0
+max_queued_messages 1000000
+persistence false
+log_type error
+`, port)), 0o644))
+	return start("mosquitto", port, pin, "mosquitto", "-c", cfg)
+}
+
+func start(name string, port int, pin bool, argv ...string) *brokerProc {
+	if pin {
+		argv = append([]string{"taskset", "-c", "1"}, argv...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...) // output discarded: banners would break the table
+	check(cmd.Start())
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			fail("%s did not start listening on %d", name, port)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return &brokerProc{name: name, cmd: cmd, port: port}
+}
+
+func (b *brokerProc) stop() {
+	_ = b.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = b.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = b.cmd.Process.Kill()
+		<-done
+	}
+}
+
+func bench(bin string, port int, args []string) result {
+	argv := append([]string{"-c", "0", bin, "bench", "--json", "--quiet", "-p", strconv.Itoa(port)}, args...)
+	out, err := exec.Command("taskset", argv...).Output()
+	if err != nil {
+		fail("bench %v: %v", args, err)
+	}
+	var r result
+	check(json.Unmarshal(out, &r))
+	return r
+}
+
+// idleBytes opens n idle connections and returns the broker's RSS growth per
+// connection.
+func idleBytes(bin string, b *brokerProc, n int) float64 {
+	before := rss(b.cmd.Process.Pid)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hold := 4*time.Second + time.Duration(n/2000)*time.Second
+	cmd := exec.CommandContext(ctx, bin, "bench", "--json", "--quiet", "-S", "idle", "-c", strconv.Itoa(n),
+		"-d", hold.String(), "-p", strconv.Itoa(b.port), "--source", sources(n))
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	check(cmd.Start())
+	time.Sleep(hold * 3 / 4) // let the connections settle before sampling RSS
+	during := rss(b.cmd.Process.Pid)
+	_ = cmd.Wait()
+	return float64(during-before) / float64(n)
+}
+
+func sources(n int) string {
+	k := n/20000 + 1
+	var s []string
+	for i := range k {
+		s = append(s, fmt.Sprintf("127.0.0.%d", i+1))
+	}
+	return strings.Join(s, ",")
+}
+
+// rss reads VmRSS of pid (taskset execs the broker, so the pid is the broker).
+func rss(pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	check(err)
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line)
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+func freePort() int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func run(name string, args ...string) {
+	cmd := exec.Command(name, args...)
+	cmd.Stderr = os.Stderr
+	check(cmd.Run())
+}
+
+func check(err error) {
+	if err != nil {
+		fail("%v", err)
+	}
+}
+
+func fail(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "compare: "+format+"\n", args...)
+	os.Exit(1)
+}

@@ -1,0 +1,80 @@
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Dial connects to the broker at rawURL and runs Connect. Schemes:
+// mqtt:// and tcp:// (default port 1883), mqtts://, ssl:// and tls://
+// (port 8883, with Options.TLSConfig), ws:// and wss:// (ports 8083 and
+// 8084; not supported yet). A user and password in the URL are used when
+// Options.Username is empty. A bare "host:port" means mqtt://.
+func Dial(ctx context.Context, rawURL string, opts *Options) (*Client, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	if !strings.Contains(rawURL, "://") {
+		rawURL = "mqtt://" + rawURL
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	var port string
+	secure := false
+	switch u.Scheme {
+	case "mqtt", "tcp":
+		port = "1883"
+	case "mqtts", "ssl", "tls":
+		port, secure = "8883", true
+	case "ws", "wss":
+		return nil, fmt.Errorf("client: %s:// is not supported yet", u.Scheme)
+	default:
+		return nil, fmt.Errorf("client: unknown URL scheme %q (want mqtt, mqtts, ws or wss)", u.Scheme)
+	}
+	host := u.Hostname()
+	if host == "" {
+		host = "localhost"
+	}
+	if p := u.Port(); p != "" {
+		port = p
+	}
+	addr := net.JoinHostPort(host, port)
+	o := *opts
+	if u.User != nil && o.Username == "" {
+		o.Username = u.User.Username()
+		if pw, ok := u.User.Password(); ok {
+			o.Password = []byte(pw)
+		}
+	}
+	d := o.Dialer
+	if d == nil {
+		d = &net.Dialer{Timeout: 30 * time.Second}
+	}
+	var nc net.Conn
+	if secure {
+		cfg := o.TLSConfig
+		if cfg == nil {
+			cfg = &tls.Config{}
+		} else {
+			cfg = cfg.Clone()
+		}
+		if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
+			cfg.ServerName = host
+		}
+		td := &tls.Dialer{NetDialer: d, Config: cfg}
+		nc, err = td.DialContext(ctx, "tcp", addr)
+	} else {
+		nc, err = d.DialContext(ctx, "tcp", addr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	return Connect(ctx, nc, &o)
+}

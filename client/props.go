@@ -1,0 +1,88 @@
+package client
+
+import (
+	"time"
+
+	"github.com/roostmq/roost/packet"
+)
+
+func durSeconds(d time.Duration) uint32 {
+	s := (d + time.Second - 1) / time.Second
+	if s > 0xffffffff {
+		return 0xffffffff
+	}
+	return uint32(s)
+}
+
+func appendUser(dst []packet.UserProperty, ups []UserProperty) []packet.UserProperty {
+	for _, u := range ups {
+		dst = append(dst, packet.UserProperty{Key: []byte(u.Key), Value: []byte(u.Value)})
+	}
+	return dst
+}
+
+func userProps(ups []packet.UserProperty) []UserProperty {
+	if len(ups) == 0 {
+		return nil
+	}
+	out := make([]UserProperty, len(ups))
+	for i, u := range ups {
+		out[i] = UserProperty{string(u.Key), string(u.Value)}
+	}
+	return out
+}
+
+// toPacket fills the message properties (PUBLISH or will) of pp.
+func (p *Properties) toPacket(pp *packet.Properties) {
+	if p.PayloadFormat != 0 {
+		pp.PayloadFormat = p.PayloadFormat
+		pp.Set(packet.PropPayloadFormat)
+	}
+	if p.MessageExpiry > 0 {
+		pp.MessageExpiry = durSeconds(p.MessageExpiry)
+		pp.Set(packet.PropMessageExpiry)
+	}
+	if p.ContentType != "" {
+		pp.ContentType = []byte(p.ContentType)
+		pp.Set(packet.PropContentType)
+	}
+	if p.ResponseTopic != "" {
+		pp.ResponseTopic = []byte(p.ResponseTopic)
+		pp.Set(packet.PropResponseTopic)
+	}
+	if p.CorrelationData != nil {
+		pp.CorrelationData = p.CorrelationData
+		pp.Set(packet.PropCorrelationData)
+	}
+	pp.User = appendUser(pp.User, p.UserProperties)
+}
+
+// messageFrom copies a received PUBLISH into a Message the handler may keep.
+func messageFrom(p *packet.Publish, topic string) *Message {
+	m := &Message{Topic: topic, QoS: p.QoS, Retain: p.Retain, Dup: p.Dup}
+	if len(p.Payload) > 0 {
+		m.Payload = append([]byte(nil), p.Payload...)
+	}
+	pp := &p.Properties
+	mp := &m.Properties
+	if pp.Has(packet.PropPayloadFormat) {
+		mp.PayloadFormat = pp.PayloadFormat
+	}
+	if pp.Has(packet.PropMessageExpiry) {
+		mp.MessageExpiry = time.Duration(pp.MessageExpiry) * time.Second
+	}
+	if pp.Has(packet.PropContentType) {
+		mp.ContentType = string(pp.ContentType)
+	}
+	if pp.Has(packet.PropResponseTopic) {
+		mp.ResponseTopic = string(pp.ResponseTopic)
+	}
+	if pp.Has(packet.PropCorrelationData) {
+		mp.CorrelationData = append([]byte{}, pp.CorrelationData...)
+	}
+	if len(pp.SubscriptionIDs) > 0 {
+		mp.SubscriptionIDs = append([]uint32(nil), pp.SubscriptionIDs...)
+	}
+	mp.UserProperties = userProps(pp.User)
+	return m
+}

@@ -1,0 +1,343 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/roostmq/roost/client"
+	"github.com/roostmq/roost/packet"
+)
+
+// clientFlags are the connection options `roost pub`, `sub` and `req` share,
+// named as in mosquitto_pub and mosquitto_sub.
+type clientFlags struct {
+	host, url, id, username, password, version string
+	port, keepalive, qos                       int
+	persistent                                 bool // -c: no clean session
+	sessionExpiry                              int64
+	props                                      []string
+	willTopic, willPayload                     string
+	willQoS                                    int
+	willRetain                                 bool
+	cafile, cert, key                          string
+	insecure                                   bool
+	debug                                      bool
+	timeout                                    int // -W seconds
+	help                                       bool
+
+	// Parsed by setup.
+	parsed props
+	stderr io.Writer
+}
+
+// props holds -D properties by command.
+type props struct {
+	connect, publish, subscribe []client.UserProperty
+	msg                         client.Properties // publish properties other than user
+	sessionExpiry               int64             // -D connect session-expiry-interval, -1 unset
+}
+
+// mqttCommand builds a command with Mosquitto's short flags: -h is the host,
+// so help is --help only.
+func mqttCommand(use, short, long string, fl *clientFlags, run func(cmd *cobra.Command) error) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Long:  long,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fl.stderr = cmd.ErrOrStderr()
+			if err := fl.setup(); err != nil {
+				return usageErr(err)
+			}
+			return run(cmd)
+		},
+	}
+	f := cmd.Flags()
+	f.SortFlags = false
+	f.BoolVar(&fl.help, "help", false, "show this help")
+	f.StringVarP(&fl.host, "host", "h", "localhost", "broker `host`")
+	f.IntVarP(&fl.port, "port", "p", 0, "broker `port` (default 1883, 8883 with TLS)")
+	f.StringVarP(&fl.url, "url", "L", "", "broker URL mqtt(s)://[user[:password]@]host[:port][/topic]")
+	f.StringVarP(&fl.id, "id", "i", "", "client `id` (default: random)")
+	f.StringVarP(&fl.username, "username", "u", "", "`user` name")
+	f.StringVarP(&fl.password, "pw", "P", "", "`password`")
+	f.StringVarP(&fl.version, "protocol-version", "V", "mqttv5", "protocol: mqttv5 (5) or mqttv311 (311)")
+	f.IntVarP(&fl.keepalive, "keepalive", "k", 60, "keepalive in `seconds` (0 disables)")
+	f.IntVarP(&fl.qos, "qos", "q", 0, "quality of service 0, 1 or 2")
+	f.BoolVarP(&fl.persistent, "disable-clean-session", "c", false, "keep the session (clean start off)")
+	f.Int64VarP(&fl.sessionExpiry, "session-expiry-interval", "x", -1, "MQTT 5 session expiry in `seconds` (default 0, or unlimited with -c)")
+	f.StringArrayVarP(&fl.props, "property", "D", nil, "MQTT 5 property: -D `COMMAND NAME VALUE` (user-property takes NAME KEY VALUE)")
+	f.StringVar(&fl.willTopic, "will-topic", "", "will `topic`")
+	f.StringVar(&fl.willPayload, "will-payload", "", "will `payload`")
+	f.IntVar(&fl.willQoS, "will-qos", 0, "will QoS")
+	f.BoolVar(&fl.willRetain, "will-retain", false, "retain the will")
+	f.StringVar(&fl.cafile, "cafile", "", "CA certificates `file` (PEM); turns TLS on")
+	f.StringVar(&fl.cert, "cert", "", "client certificate `file` (PEM); turns TLS on")
+	f.StringVar(&fl.key, "key", "", "client key `file` (PEM)")
+	f.BoolVar(&fl.insecure, "insecure", false, "do not verify the server's certificate")
+	f.BoolVarP(&fl.debug, "debug", "d", false, "print debug messages to stderr")
+	f.IntVarP(&fl.timeout, "timeout", "W", 0, "give up after `seconds` (0: never)")
+	return cmd
+}
+
+func (fl *clientFlags) debugf(format string, args ...any) {
+	if fl.debug {
+		fmt.Fprintf(fl.stderr, "roost: "+format+"\n", args...)
+	}
+}
+
+// setup validates the flags and parses -D.
+func (fl *clientFlags) setup() error {
+	if fl.qos < 0 || fl.qos > 2 || fl.willQoS < 0 || fl.willQoS > 2 {
+		return errors.New("QoS must be 0, 1 or 2")
+	}
+	if fl.keepalive < 0 || fl.keepalive > 65535 {
+		return errors.New("-k: keepalive must be between 0 and 65535")
+	}
+	switch fl.version {
+	case "mqttv5", "5", "mqttv311", "311":
+	default:
+		return fmt.Errorf("-V: unknown protocol version %q (want mqttv5 or mqttv311)", fl.version)
+	}
+	fl.parsed.sessionExpiry = -1
+	for _, d := range fl.props {
+		if err := fl.parsed.add(d); err != nil {
+			return fmt.Errorf("-D %s: %w", strings.ReplaceAll(d, propSep, " "), err)
+		}
+	}
+	if fl.willPayload != "" && fl.willTopic == "" {
+		return errors.New("--will-payload needs --will-topic")
+	}
+	return nil
+}
+
+func (fl *clientFlags) protocol() packet.Version {
+	if fl.version == "mqttv311" || fl.version == "311" {
+		return packet.V311
+	}
+	return packet.V5
+}
+
+// propSep joins the words of one -D option (see groupPropertyArgs).
+const propSep = "\x1f"
+
+// groupPropertyArgs turns Mosquitto's multi-word "-D COMMAND NAME VALUE"
+// (four words for user-property) into one flag value, so pflag can parse it.
+func groupPropertyArgs(args []string) []string {
+	if len(args) == 0 || !slices.Contains([]string{"pub", "sub", "req"}, args[0]) {
+		return args
+	}
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if (a == "-D" || a == "--property") && i+3 < len(args) {
+			n := 3
+			if args[i+2] == "user-property" && i+4 < len(args) {
+				n = 4
+			}
+			out = append(out, a, strings.Join(args[i+1:i+1+n], propSep))
+			i += n
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func (p *props) add(d string) error {
+	w := strings.Split(d, propSep)
+	if len(w) == 1 {
+		w = strings.Fields(d)
+	}
+	if len(w) < 3 {
+		return errors.New("want COMMAND NAME VALUE")
+	}
+	cmd, name, val := w[0], w[1], w[2]
+	if name == "user-property" {
+		if len(w) != 4 {
+			return errors.New("user-property needs a key and a value")
+		}
+		up := client.UserProperty{Key: w[2], Value: w[3]}
+		switch cmd {
+		case "connect":
+			p.connect = append(p.connect, up)
+		case "publish":
+			p.publish = append(p.publish, up)
+		case "subscribe":
+			p.subscribe = append(p.subscribe, up)
+		default:
+			return fmt.Errorf("unknown command %q", cmd)
+		}
+		return nil
+	}
+	num := func() (uint32, error) {
+		n, err := strconv.ParseUint(val, 10, 32)
+		return uint32(n), err
+	}
+	switch cmd + " " + name {
+	case "connect session-expiry-interval":
+		n, err := num()
+		p.sessionExpiry = int64(n)
+		return err
+	case "publish content-type":
+		p.msg.ContentType = val
+	case "publish response-topic":
+		p.msg.ResponseTopic = val
+	case "publish correlation-data":
+		p.msg.CorrelationData = []byte(val)
+	case "publish message-expiry-interval":
+		n, err := num()
+		p.msg.MessageExpiry = time.Duration(n) * time.Second
+		return err
+	case "publish payload-format-indicator":
+		n, err := num()
+		if n > 1 {
+			return errors.New("must be 0 or 1")
+		}
+		p.msg.PayloadFormat = byte(n)
+		return err
+	default:
+		return fmt.Errorf("unsupported property %q for %s", name, cmd)
+	}
+	return nil
+}
+
+// connect dials the broker; the URL's path, if any, is returned as a topic.
+func (fl *clientFlags) connect(ctx context.Context, prefix string, opts *client.Options) (*client.Client, string, error) {
+	tlsOn := fl.cafile != "" || fl.cert != "" || fl.insecure
+	scheme := "mqtt"
+	if tlsOn {
+		scheme = "mqtts"
+	}
+	port := fl.port
+	if port == 0 {
+		port = 1883
+		if tlsOn {
+			port = 8883
+		}
+	}
+	raw := fmt.Sprintf("%s://%s", scheme, hostPort(fl.host, port))
+	var urlTopic string
+	if fl.url != "" {
+		u, err := url.Parse(fl.url)
+		if err != nil || u.Host == "" {
+			return nil, "", usageErr(fmt.Errorf("-L: bad URL %q", fl.url))
+		}
+		urlTopic = strings.TrimPrefix(u.Path, "/")
+		u.Path = ""
+		raw = u.String()
+		tlsOn = tlsOn || u.Scheme == "mqtts" || u.Scheme == "wss"
+	}
+	opts.Version = fl.protocol()
+	opts.ClientID = fl.id
+	if opts.ClientID == "" {
+		opts.ClientID = prefix + "-" + randomHex(6)
+	}
+	opts.CleanStart = !fl.persistent
+	opts.KeepAlive = time.Duration(fl.keepalive) * time.Second
+	opts.Username = fl.username
+	if fl.password != "" {
+		opts.Password = []byte(fl.password)
+	}
+	exp := fl.sessionExpiry
+	if fl.parsed.sessionExpiry >= 0 {
+		exp = fl.parsed.sessionExpiry
+	}
+	if exp < 0 && fl.persistent {
+		exp = 0xffffffff
+	}
+	if exp > 0 {
+		opts.SessionExpiry = time.Duration(exp) * time.Second
+	}
+	opts.UserProperties = fl.parsed.connect
+	if fl.willTopic != "" {
+		opts.Will = &client.Message{Topic: fl.willTopic, Payload: []byte(fl.willPayload),
+			QoS: byte(fl.willQoS), Retain: fl.willRetain}
+	}
+	if tlsOn {
+		cfg, err := fl.tlsConfig()
+		if err != nil {
+			return nil, "", usageErr(err)
+		}
+		opts.TLSConfig = cfg
+	}
+	fl.debugf("connecting to %s as %q (MQTT %v)", raw, opts.ClientID, opts.Version)
+	c, err := client.Dial(ctx, raw, opts)
+	if err != nil {
+		return nil, "", runtimeErr(err)
+	}
+	fl.debugf("connected (session present: %v)", c.SessionPresent())
+	return c, urlTopic, nil
+}
+
+func hostPort(host string, port int) string {
+	if strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
+		host = "[" + host + "]"
+	}
+	return host + ":" + strconv.Itoa(port)
+}
+
+func (fl *clientFlags) tlsConfig() (*tls.Config, error) {
+	cfg := &tls.Config{InsecureSkipVerify: fl.insecure} //nolint:gosec // only with --insecure
+	if fl.cafile != "" {
+		pem, err := os.ReadFile(fl.cafile)
+		if err != nil {
+			return nil, fmt.Errorf("--cafile: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--cafile %s: no PEM certificates", fl.cafile)
+		}
+		cfg.RootCAs = pool
+	}
+	if fl.cert != "" || fl.key != "" {
+		if fl.cert == "" || fl.key == "" {
+			return nil, errors.New("--cert and --key go together")
+		}
+		kp, err := tls.LoadX509KeyPair(fl.cert, fl.key)
+		if err != nil {
+			return nil, fmt.Errorf("--cert/--key: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{kp}
+	}
+	return cfg, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// timeoutCtx applies -W to ctx.
+func (fl *clientFlags) timeoutCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if fl.timeout > 0 {
+		return context.WithTimeout(ctx, time.Duration(fl.timeout)*time.Second)
+	}
+	return context.WithCancel(ctx)
+}
+
+// disconnect ends the connection politely.
+func disconnect(c *client.Client) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = c.Disconnect(ctx, packet.NormalDisconnection)
+}

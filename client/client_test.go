@@ -310,8 +310,10 @@ func TestServerDisconnect(t *testing.T) {
 
 // The connection closing without DISCONNECT (3.1.1 takeover) surfaces too.
 func TestConnectionLost(t *testing.T) {
-	nc := fakeServer(t, packet.V311, nil, func(sc net.Conn, r *packet.Reader) {})
+	connected := make(chan struct{})
+	nc := fakeServer(t, packet.V311, nil, func(sc net.Conn, r *packet.Reader) { <-connected }) // then it closes
 	c, err := client.Connect(testCtx(t), nc, &client.Options{ClientID: "x", Version: packet.V311})
+	close(connected)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,8 @@ import (
 // Dial connects to the broker at rawURL and runs Connect. Schemes:
 // mqtt:// and tcp:// (default port 1883), mqtts://, ssl:// and tls://
 // (port 8883, with Options.TLSConfig), ws:// and wss:// (ports 8083 and
-// 8084; not supported yet). A user and password in the URL are used when
+// 8084, path /mqtt unless the URL has one; subprotocol "mqtt", binary
+// frames). A user and password in the URL are used when
 // Options.Username is empty. A bare "host:port" means mqtt://.
 func Dial(ctx context.Context, rawURL string, opts *Options) (*Client, error) {
 	if opts == nil {
@@ -34,7 +35,7 @@ func Dial(ctx context.Context, rawURL string, opts *Options) (*Client, error) {
 	case "mqtts", "ssl", "tls":
 		port, secure = "8883", true
 	case "ws", "wss":
-		return nil, fmt.Errorf("client: %s:// is not supported yet", u.Scheme)
+		return dialWebSocket(ctx, u, opts)
 	default:
 		return nil, fmt.Errorf("client: unknown URL scheme %q (want mqtt, mqtts, ws or wss)", u.Scheme)
 	}

@@ -86,3 +86,31 @@ func messageFrom(p *packet.Publish, topic string) *Message {
 	mp.UserProperties = userProps(pp.User)
 	return m
 }
+
+// MarshalBinary encodes m as an MQTT 5 PUBLISH packet: a compact, versioned
+// form for storing a message (client/managed's FileQueue uses it).
+func (m *Message) MarshalBinary() ([]byte, error) {
+	p := packet.Publish{QoS: m.QoS, Retain: m.Retain, Topic: []byte(m.Topic), Payload: m.Payload}
+	if p.QoS > 0 {
+		p.PacketID = 1
+	}
+	m.Properties.toPacket(&p.Properties)
+	return p.Append(nil, packet.V5), nil
+}
+
+// UnmarshalBinary decodes what MarshalBinary wrote.
+func (m *Message) UnmarshalBinary(b []byte) error {
+	first, body, n, err := packet.Split(b, 0)
+	if err != nil {
+		return err
+	}
+	if n != len(b) {
+		return packet.MalformedPacket
+	}
+	var p packet.Publish
+	if err := packet.DecodeInto(&p, first, body, packet.V5); err != nil {
+		return err
+	}
+	*m = *messageFrom(&p, string(p.Topic))
+	return nil
+}

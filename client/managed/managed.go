@@ -38,7 +38,8 @@ type Options struct {
 	MinBackoff, MaxBackoff time.Duration
 	// ConnectTimeout bounds one connection attempt (default 30 s).
 	ConnectTimeout time.Duration
-	// Queue holds outbound messages; nil means NewMemoryQueue(0).
+	// Queue holds outbound messages; nil means NewMemoryQueue(0). Use
+	// OpenFileQueue to keep them on disk across restarts of the program.
 	Queue Queue
 	// OnConnect is called (on the Manager's goroutine) after each
 	// connection is up and subscriptions are restored.

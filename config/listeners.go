@@ -34,7 +34,7 @@ func (d *decoder) listeners(path string, n *yaml.Node, f *File) {
 			bad = true
 			return
 		}
-		if prev, dup := firstLine[c.Address]; dup {
+		if prev, dup := firstLine[c.Address]; dup && !strings.HasSuffix(c.Address, ":0") { // port 0: any free port
 			d.fail(addrNode, path+".address", "%q is already listed at line %d", c.Address, prev)
 			bad = true
 			return

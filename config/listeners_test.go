@@ -100,6 +100,8 @@ func TestParseListenerErrors(t *testing.T) {
 			`roost.yaml:4: listeners[0].unix.mode: "0999" is not an octal file mode from 0001 to 0777 (such as "0660")`},
 		{"proxy_protocol not bool", "listeners:\n  - proxy_protocol: yes\n",
 			`roost.yaml:2: listeners[0].proxy_protocol: expected true or false, got string "yes"`},
+		{"same unix path", "listeners:\n  - type: unix\n    address: /tmp/s\n  - type: unix\n    address: /tmp/s\n",
+			`roost.yaml:5: listeners[1].address: "/tmp/s" is already listed at line 3`},
 		{"same address, other type", "listeners:\n  - type: ws\n    address: \":1883\"\n  - type: tcp\n",
 			`roost.yaml:4: listeners[1].address: ":1883" is already listed at line 3`},
 	} {
@@ -112,6 +114,17 @@ func TestParseListenerErrors(t *testing.T) {
 				t.Errorf("error\n got %v\nwant %s", err, tc.want)
 			}
 		})
+	}
+}
+
+// Port 0 picks a free port each time, so it may be listed more than once.
+func TestParseListenersPortZeroTwice(t *testing.T) {
+	f, err := Parse([]byte("listeners:\n  - address: 127.0.0.1:0\n  - type: ws\n    address: 127.0.0.1:0\n"), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Listeners) != 2 {
+		t.Errorf("listeners %+v", f.Listeners)
 	}
 }
 

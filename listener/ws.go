@@ -68,6 +68,8 @@ func newWSListener(ln net.Listener, cfg *Config, log *slog.Logger) *wsListener {
 	l.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: cfg.HandshakeTimeout,
+		IdleTimeout:       cfg.HandshakeTimeout, // a kept-alive request that never upgrades
+		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	go func() {

@@ -20,7 +20,7 @@ func withExpiry(p *packet.Publish, sec uint32) *packet.Publish {
 // the time they waited, and dropped once it has passed.
 // [MQTT-3.3.2-5] [MQTT-3.3.2-6].
 func TestProps_MQTT_3_3_2_5_ExpiryWhileQueued(t *testing.T) {
-	clk := newStepClock()
+	clk := newFakeClock()
 	srv, addr := startServer(t, func(o *Options) { o.Clock = clk })
 	s, _ := resume(t, addr, packet.V5, "sub", true)
 	s.subscribe(sub("exp/#", 1))

@@ -152,7 +152,7 @@ func TestRetain_MQTT_3_3_1_12_RetainAsPublished(t *testing.T) {
 // Interval is sent with the remaining interval, and not at all once it has
 // expired (the broker forgets it). [MQTT-3.3.2-5] [MQTT-3.3.2-6].
 func TestRetain_MQTT_3_3_2_5_Expiry(t *testing.T) {
-	clk := newStepClock()
+	clk := newFakeClock()
 	srv, addr := startServer(t, func(o *Options) { o.Clock = clk })
 	p, _ := connect5(t, addr, "pub", nil)
 	pub := &packet.Publish{QoS: 1, Retain: true, Topic: []byte("rx"), Payload: []byte("soon gone")}

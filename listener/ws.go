@@ -11,8 +11,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // MQTT over WebSocket (MQTT 5.0 section 6, 3.1.1 section 6): binary frames
@@ -93,20 +91,18 @@ func (l *wsListener) upgrade(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	remote := l.clientAddr(r)
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-		Subprotocols:       wsSubprotocols,
-		InsecureSkipVerify: true, // the Origin was checked above
-	})
+	proto := selectSubprotocol(r)
+	if proto == "" { // [MQTT-6.0.0-3] [MQTT-6.0.0-4]
+		l.log.Debug("WebSocket refused: the client did not offer subprotocol mqtt", "remote", remote)
+		http.Error(w, "subprotocol mqtt required", http.StatusBadRequest)
+		return
+	}
+	stream, err := acceptWebSocket(w, r, proto)
 	if err != nil {
 		l.log.Debug("WebSocket upgrade failed", "remote", remote, "err", err)
 		return
 	}
-	if c.Subprotocol() == "" { // [MQTT-6.0.0-3] [MQTT-6.0.0-4]
-		l.log.Debug("WebSocket refused: the client did not offer subprotocol mqtt", "remote", remote)
-		_ = c.Close(websocket.StatusProtocolError, "subprotocol mqtt required")
-		return
-	}
-	nc := &wsConn{Conn: websocket.NetConn(context.Background(), c, websocket.MessageBinary), remote: remote}
+	nc := &wsConn{Conn: stream, remote: remote}
 	if r.TLS != nil {
 		nc.id, nc.idOK = identity(*r.TLS, l.cfg.TLS.CertIdentity)
 	}

@@ -137,3 +137,26 @@ func TestWSStreamCloseAndWrite(t *testing.T) {
 		t.Fatalf("frame header % x", out[:4])
 	}
 }
+
+// FuzzWSStream feeds arbitrary bytes to the deframer through reads of
+// arbitrary sizes: it must never panic, never return more than asked, and
+// always stop.
+func FuzzWSStream(f *testing.F) {
+	f.Add(clientFrame(0x2, true, []byte("hello"), [4]byte{1, 2, 3, 4}), uint8(3))
+	f.Add(append(clientFrame(0x2, false, []byte("he"), [4]byte{}), clientFrame(0x0, true, []byte("llo"), [4]byte{5, 6, 7, 8})...), uint8(1))
+	f.Add(clientFrame(0x9, true, []byte("p"), [4]byte{9, 8, 7, 6}), uint8(50))
+	f.Add([]byte{0x82, 0xff, 0, 0, 0, 0, 0, 0, 0, 1}, uint8(7))
+	f.Fuzz(func(t *testing.T, in []byte, size uint8) {
+		s := &wsStream{Conn: &chunkConn{in: in, r: rand.New(rand.NewPCG(uint64(len(in)), 1))}}
+		buf := make([]byte, 1+int(size))
+		for range len(in) + 2 {
+			n, err := s.Read(buf)
+			if n > len(buf) {
+				t.Fatalf("read %d into %d", n, len(buf))
+			}
+			if err != nil {
+				return
+			}
+		}
+	})
+}

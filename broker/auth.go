@@ -52,6 +52,7 @@ func (c *conn) connectInfo(p *packet.Connect) *ConnectInfo {
 // [MQTT-4.12.0-4] [MQTT-4.12.1-2]
 func (c *conn) authFailed(err error) error {
 	c.srv.stats.authFailures.Add(1)
+	c.stats.authFailures.Add(1)
 	var rc packet.ReasonCode
 	if errors.As(err, &rc) && rc >= 0x80 {
 		return err

@@ -16,7 +16,8 @@ import (
 // connStats are a connection's counters, folded into the server totals when
 // the connection ends and read by $SYS through the server's list of conns.
 type connStats struct {
-	msgsIn, msgsOut   atomic.Uint64
+	msgsIn, msgsOut   qosCounters
+	authFailures      atomic.Uint64 // refused by authentication (at most 1)
 	bytesIn, bytesOut atomic.Uint64
 }
 
@@ -54,10 +55,14 @@ type conn struct {
 	authData   []byte       // during CONNECT only: final Authentication Data for CONNACK
 	reauth     AuthExchange // a re-authentication in progress, nil if none
 
+	// needSync: a store write that a packet queued for this connection
+	// depends on has not been synced yet; the writer syncs before writing.
+	needSync  atomic.Bool
 	kicked    atomic.Bool // kick ran: the connection is being closed by the server
 	accepted  atomic.Bool // CONNACK queued: other goroutines may read the CONNECT fields
 	closeOnce sync.Once
 	failErr   atomic.Pointer[error]
+	connGuard // publish rate, listener count, credential expiry (ratelimit.go)
 }
 
 func (s *Server) newConn(nc net.Conn, listener string) *conn {
@@ -91,7 +96,7 @@ func (c *conn) serve() {
 
 // run reads CONNECT, then every following packet, until an error.
 func (c *conn) run() error {
-	lim := &c.srv.opts.Limits
+	lim := c.srv.limits()
 	r := packet.NewReader(c.nc, 512, lim.MaxPacketSize)
 	_ = c.nc.SetReadDeadline(time.Now().Add(lim.ConnectTimeout))
 	first, body, err := r.Read()
@@ -171,6 +176,7 @@ func (c *conn) finish(err error) {
 	c.out.closeQueue()
 	c.wg.Wait()
 	c.fail(err)
+	c.releaseGuards()
 	if c.sess != nil {
 		c.srv.detach(c, err)
 	}

@@ -60,7 +60,7 @@ func (c *conn) handlePubrec(p *packet.Pubrec) {
 		c.sess.drop(p.PacketID)
 		return
 	}
-	if !c.sess.received(p.PacketID) && c.version == packet.V5 {
+	if !c.sess.received(c, p.PacketID) && c.version == packet.V5 {
 		rel.ReasonCode = packet.PacketIdentifierNotFound
 	}
 	c.sendPacket(rel)
@@ -72,6 +72,14 @@ func (c *conn) handlePubrel(p *packet.Pubrel) {
 	ss.mu.Lock()
 	_, ok := ss.inbound[p.PacketID]
 	delete(ss.inbound, p.PacketID)
+	if ok && ss.persistLocked() {
+		// The id must be forgotten on disk before PUBCOMP lets the client
+		// reuse it, or a new message with it would be taken for a resend.
+		if err := c.srv.store.DeleteInbound(ss.id, p.PacketID); err != nil {
+			c.srv.log.Error("store: deleting an inbound QoS 2 id", "client", ss.id, "err", err)
+		}
+		c.needSync.Store(true)
+	}
 	ss.mu.Unlock()
 	comp := &packet.Pubcomp{Ack: packet.Ack{PacketID: p.PacketID}}
 	if !ok && c.version == packet.V5 {

@@ -98,11 +98,21 @@ func (o *outbound) closeQueue() {
 // write error (which also closes the socket so the reader stops).
 func (c *conn) writeLoop() {
 	defer c.wg.Done()
-	timeout := c.srv.opts.Limits.WriteTimeout
+	timeout := c.srv.limits().WriteTimeout
 	for {
 		<-c.out.notify
 		for {
 			b, closed := c.out.take()
+			// Taken first, then synced: every store write that a packet in b
+			// depends on set needSync before the packet was queued.
+			if len(b) > 0 && c.needSync.Swap(false) {
+				if err := c.srv.store.Sync(); err != nil {
+					c.srv.log.Error("store: sync failed; closing the connection before acknowledging", "client", c.clientID, "err", err)
+					c.out.done(b)
+					c.fail(err)
+					return
+				}
+			}
 			if len(b) > 0 {
 				_ = c.nc.SetWriteDeadline(time.Now().Add(timeout))
 				_, err := c.nc.Write(b)

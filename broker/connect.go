@@ -15,6 +15,10 @@ import (
 type willMsg struct {
 	msg   *message
 	delay time.Duration
+	// clientID and username set the will, for the authorizer's check at
+	// publication; "" for a will restored from the store (checked at its
+	// CONNECT).
+	clientID, username string
 }
 
 // handleConnect checks CONNECT, authenticates, claims the session and
@@ -67,7 +71,7 @@ func (c *conn) checkConnect(r *packet.Reader, p *packet.Connect) error {
 			p.Username, p.UsernameFlag = []byte(id), true // the certificate names the client
 		}
 	}
-	lim := &s.opts.Limits
+	lim := s.limits()
 	id := string(p.ClientID)
 	if len(id) > lim.MaxClientIDLength {
 		return &packet.Error{Code: packet.ClientIdentifierNotValid, Msg: "client id too long"}
@@ -96,8 +100,11 @@ func (c *conn) checkConnect(r *packet.Reader, p *packet.Connect) error {
 		// [MQTT-4.12.0-1]
 		return &packet.Error{Code: packet.BadAuthenticationMethod, Msg: "unsupported authentication method"}
 	}
-	if n := s.opts.Limits.MaxConnections; n > 0 && int(s.stats.connected.Load()) > n {
+	if n := s.limits().MaxConnections; n > 0 && int(s.stats.connected.Load()) > n {
 		return &packet.Error{Code: packet.ServerBusy, Msg: "too many connections"}
+	}
+	if err := c.admit(id, string(p.Username)); err != nil {
+		return err // bans, listener limit, connection rate
 	}
 	if enhanced {
 		if err := c.authConnect(r, p); err != nil {
@@ -112,8 +119,20 @@ func (c *conn) checkConnect(r *packet.Reader, p *packet.Connect) error {
 				err = &packet.Error{Code: packet.NotAuthorized, Msg: err.Error()} // [MQTT-3.1.4-2]
 			}
 			s.stats.authFailures.Add(1)
+			c.stats.authFailures.Add(1)
 			return err
 		}
+		if info.Username != string(p.Username) {
+			// The authenticator named the client (a token's subject, say).
+			p.Username, p.UsernameFlag = []byte(info.Username), info.Username != ""
+			if err := s.checkBanned(id, info.Username, c.nc.RemoteAddr()); err != nil {
+				return err
+			}
+		}
+		c.expiresAt = info.Expiry
+	}
+	if err := s.checkTakeover(id, string(p.Username)); err != nil {
+		return err
 	}
 	if p.WillFlag && s.opts.Authorizer != nil &&
 		!s.opts.Authorizer.Authorize(id, string(p.Username), AccessPublish, string(p.WillTopic)) {
@@ -125,7 +144,7 @@ func (c *conn) checkConnect(r *packet.Reader, p *packet.Connect) error {
 // accept claims the session and sends CONNACK.
 func (c *conn) accept(p *packet.Connect) error {
 	s := c.srv
-	lim := &s.opts.Limits
+	lim := s.limits()
 	c.clientID = string(p.ClientID)
 	assigned := false
 	if c.clientID == "" {
@@ -164,6 +183,10 @@ func (c *conn) accept(p *packet.Connect) error {
 	}
 	// claim sends CONNACK and resends the session's inflight messages.
 	c.sess, _ = s.claim(c, p.CleanStart, expiry, window, ack)
+	c.sess.mu.Lock()
+	c.sess.owner = c.username
+	c.sess.mu.Unlock()
+	c.startExpiry(c.expiresAt)
 	c.log = c.log.With("client", c.clientID)
 	if h := s.opts.Hooks.OnConnect; h != nil {
 		h(c.clientID, c.version, c.nc.RemoteAddr())
@@ -214,7 +237,7 @@ func (c *conn) setConnackProps(ack *packet.Connack, assigned bool) {
 	}
 	pr.ReceiveMaximum = s.opts.Limits.ReceiveMaximum
 	pr.Set(packet.PropReceiveMaximum)
-	pr.MaximumPacketSize = uint32(s.opts.Limits.MaxPacketSize)
+	pr.MaximumPacketSize = uint32(s.limits().MaxPacketSize)
 	pr.Set(packet.PropMaximumPacketSize)
 	pr.TopicAliasMaximum = s.opts.Limits.MaxTopicAliases
 	pr.Set(packet.PropTopicAliasMaximum)
@@ -240,7 +263,7 @@ func (c *conn) newWill(p *packet.Connect) *willMsg {
 	if len(p.WillPayload) > 0 {
 		m.payload = append([]byte(nil), p.WillPayload...)
 	}
-	w := &willMsg{msg: m}
+	w := &willMsg{msg: m, clientID: c.clientID, username: c.username}
 	if c.version == packet.V5 {
 		m.setProps(&p.WillProperties, now) // [MQTT-3.1.3-10]
 		w.delay = time.Duration(p.WillProperties.WillDelay) * time.Second

@@ -24,6 +24,9 @@ func startServer(t testing.TB, modify func(*Options)) (*Server, string) {
 	if modify != nil {
 		modify(&opts)
 	}
+	if opts.Store == nil && testStore != nil {
+		opts.Store = testStore(t) // ROOST_TEST_STORE (durable_test.go)
+	}
 	s, err := New(opts)
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,10 @@ type ConnectInfo struct {
 	// when its listener uses it as the username (Username is then the same);
 	// "" otherwise.
 	CertIdentity string
+	// Expiry, when an Authenticator sets it, is when the client's
+	// credentials expire (a bearer token's exp): the broker then closes
+	// the connection (5.0: DISCONNECT 0xA0 Maximum connect time).
+	Expiry time.Time
 }
 
 // CertIdentifier is implemented by connections (net.Conn values given to
@@ -33,7 +37,9 @@ type CertIdentifier interface {
 
 // Authenticator decides whether a client may connect. A nil error accepts it;
 // an error carrying a packet.ReasonCode (for example packet.NotAuthorized or
-// packet.BadUsernameOrPassword) refuses it with that code.
+// packet.BadUsernameOrPassword) refuses it with that code. An accepting
+// Authenticator may set info.Username (the identity a token names, say):
+// the client then has that username.
 type Authenticator interface {
 	Authenticate(info *ConnectInfo) error
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/roostmq/roost/packet"
 	"github.com/roostmq/roost/store"
 	"github.com/roostmq/roost/topic"
 )
@@ -48,6 +49,9 @@ type Options struct {
 	Hooks Hooks
 	// Clock drives expiry and will delays; nil means the real clock.
 	Clock Clock
+	// Bans refuse clients from the start; Server.Ban and Server.Unban
+	// change them at run time.
+	Bans []Ban
 }
 
 // Limits bounds what each client may use. Zero means "no limit" only where
@@ -72,6 +76,12 @@ type Limits struct {
 	WriteTimeout       time.Duration
 	MaxMessageExpiry   time.Duration // 0: none
 	AllowEmptyClientID bool
+
+	MaxConnectionsPerListener int               // connected clients per listener, 0: unlimited (5.0: CONNACK 0x89)
+	ConnectRatePerIP          int               // CONNECTs per second from one IP address, 0: unlimited (5.0: CONNACK 0x9F)
+	PublishRate               int               // PUBLISH packets per second per client, 0: unlimited
+	PublishBytesRate          int               // PUBLISH payload bytes per second per client, 0: unlimited
+	PublishRateReason         packet.ReasonCode // DISCONNECT code past a publish rate: 0x96 (0 means it too) or 0x97
 }
 
 // QueuePolicy says what to do when a session queue is full.
@@ -101,6 +111,9 @@ type Sessions struct {
 	// MaxExpiry caps the Session Expiry Interval a client asks for; 3.1.1
 	// persistent sessions (clean session 0) live this long after disconnect.
 	MaxExpiry time.Duration
+	// TakeoverSameUser lets a connection take over a client id's session
+	// only when it has the session's username; others get CONNACK 0x87.
+	TakeoverSameUser bool
 }
 
 // Retain configures retained messages.
@@ -155,6 +168,15 @@ func (o *Options) Validate() error {
 	check(l.WriteTimeout <= 0, "limits.write_timeout must be positive")
 	check(l.MaxClientIDLength < 23 || l.MaxClientIDLength > 65535, "limits.max_client_id_length %d: must be between 23 and 65535", l.MaxClientIDLength)
 	check(l.QueuePolicy < DropNewest || l.QueuePolicy > Disconnect, "limits.queue_policy: unknown policy %d", l.QueuePolicy)
+	check(l.MaxConnectionsPerListener < 0 || l.ConnectRatePerIP < 0 || l.PublishRate < 0 || l.PublishBytesRate < 0,
+		"limits: connection and publish limits must not be negative")
+	check(l.PublishRateReason != 0 && l.PublishRateReason != packet.MessageRateTooHigh && l.PublishRateReason != packet.QuotaExceeded,
+		"limits.publish_rate_reason: must be 0x96 or 0x97")
+	for _, b := range o.Bans {
+		if err := CheckBan(b); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	check(o.Sessions.MaxExpiry < 0, "sessions.max_expiry must not be negative")
 	check(o.SysInterval < 0, "sys_interval must not be negative")
 	check(o.ResponseTopicPrefix != "" && topic.ValidName(o.ResponseTopicPrefix+"x") != nil,

@@ -35,7 +35,7 @@ func (c *conn) writePublish(m *message, qos byte, id uint16, retain bool, subIDs
 		return p.Append(b, c.version)
 	})
 	if ok {
-		c.stats.msgsOut.Add(1)
+		c.stats.msgsOut[qos&3].Add(1)
 	}
 	return ok, wake
 }

@@ -52,7 +52,7 @@ func (c *conn) resolveTopic(p *packet.Publish) (string, error) {
 	} else {
 		name = string(p.Topic)
 	}
-	lim := &c.srv.opts.Limits
+	lim := c.srv.limits()
 	if topic.ValidName(name) != nil || topic.CheckLimits(name, lim.MaxTopicLength, lim.MaxTopicLevels) != nil {
 		return "", errTopicInvalid // [MQTT-3.3.2-2] [MQTT-4.7.3-1]
 	}
@@ -62,7 +62,10 @@ func (c *conn) resolveTopic(p *packet.Publish) (string, error) {
 // handlePublish handles an inbound PUBLISH: checks, routing, acknowledgement.
 func (c *conn) handlePublish(p *packet.Publish) error {
 	s := c.srv
-	c.stats.msgsIn.Add(1)
+	c.stats.msgsIn[p.QoS&3].Add(1)
+	if err := c.checkPublishRate(len(p.Payload)); err != nil {
+		return err // 5.0: DISCONNECT 0x96 (or 0x97)
+	}
 	name, err := c.resolveTopic(p)
 	if err != nil {
 		return err
@@ -114,6 +117,14 @@ func (c *conn) publishQoS2(p *packet.Publish, name string, code packet.ReasonCod
 			return errRecvMax // [MQTT-3.3.4-9]
 		}
 		ss.inbound[p.PacketID] = struct{}{}
+		if ss.persistLocked() {
+			// Durable before PUBREC: a resend after a crash is still known.
+			if err := c.srv.store.AddInbound(ss.id, p.PacketID); err != nil {
+				ss.mu.Unlock()
+				return &packet.Error{Code: packet.UnspecifiedError, Msg: "store: " + err.Error()}
+			}
+			c.needSync.Store(true)
+		}
 	}
 	ss.mu.Unlock()
 	if !seen && code == packet.Success {
@@ -140,6 +151,8 @@ func (s *Server) route(from *conn, m *message) int {
 				// The publisher's connection is closed before it is acknowledged.
 				from.storeErr = &packet.Error{Code: packet.UnspecifiedError, Msg: "store: " + err.Error()}
 			}
+		} else if from != nil && m.qos > 0 && s.durable {
+			from.needSync.Store(true) // PUBACK/PUBREC after the retained message is durable
 		}
 	}
 	var sc *routeScratch
@@ -169,7 +182,12 @@ func (s *Server) route(from *conn, m *message) int {
 // preferring members that are online, within the QoS granted to that member.
 // [MQTT-4.8.2-3]
 func (s *Server) deliverShared(from *conn, g topic.SharedMatch[*session], m *message) bool {
-	sub, ok := g.PickWhere(func(x topic.Sub[*session]) bool { return x.Key.online() })
+	// A member the authorizer keeps from the topic is passed over: the
+	// message goes to another one (deliverTo checks again).
+	sub, ok := g.PickWhere(func(x topic.Sub[*session]) bool { return x.Key.online() && s.mayReceive(x.Key, m.topic) })
+	if !ok {
+		sub, ok = g.PickWhere(func(x topic.Sub[*session]) bool { return s.mayReceive(x.Key, m.topic) })
+	}
 	if !ok {
 		if sub, ok = g.Pick(); !ok {
 			return false
@@ -183,11 +201,26 @@ func (s *Server) deliverShared(from *conn, g topic.SharedMatch[*session], m *mes
 	return true
 }
 
+// mayReceive asks the authorizer whether ss may receive a message on name.
+func (s *Server) mayReceive(ss *session, name string) bool {
+	a := s.opts.Authorizer
+	return a == nil || ss.local != nil || a.Authorize(ss.id, ss.username(), AccessReceive, name)
+}
+
 func (s *Server) deliverTo(from *conn, ss *session, m *message, qos byte, retain bool, ids []uint32, group, filter string) {
-	if a := s.opts.Authorizer; a != nil && ss.local == nil && !a.Authorize(ss.id, ss.username(), AccessReceive, m.topic) {
+	if !s.mayReceive(ss, m.topic) {
 		return
 	}
-	if w := ss.deliverVia(m, qos, retain, ids, group, filter); w != nil {
+	w, st := ss.deliverVia(m, qos, retain, ids, group, filter)
+	if from != nil {
+		switch st {
+		case storedRecord:
+			from.needSync.Store(true) // the acknowledgement waits for the record
+		case storeFailed:
+			from.storeErr = &packet.Error{Code: packet.UnspecifiedError, Msg: "store: a message could not be written"}
+		}
+	}
+	if w != nil {
 		if from != nil {
 			from.wake = append(from.wake, w)
 		} else {

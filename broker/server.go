@@ -41,19 +41,25 @@ type Server struct {
 	log      *slog.Logger
 	clock    Clock
 	store    store.Store
+	durable  bool // store.Durable(): message records are written (persist.go)
 	subs     *topic.Index[*session]
 	retained *topic.Retained[*message]
 	started  time.Time
 	stats    serverStats
+	guards   // bans, connection and rate limits (ratelimit.go)
 
 	mu        sync.Mutex
 	sessions  map[string]*session       // guarded by mu
 	conns     map[*conn]struct{}        // guarded by mu
 	listeners map[net.Listener]struct{} // guarded by mu
-	closed    bool                      // guarded by mu
-	connWG    sync.WaitGroup
-	done      chan struct{}
-	bgWG      sync.WaitGroup
+	// lim holds the limits set by SetLimits (admin.go); nil: opts.Limits.
+	lim atomic.Pointer[Limits]
+	// byListener holds the counters of ended connections per listener (admin.go).
+	byListener map[string]*listenerTotals // guarded by mu
+	closed     bool                       // guarded by mu
+	connWG     sync.WaitGroup
+	done       chan struct{}
+	bgWG       sync.WaitGroup
 }
 
 // New returns a Server for opts, loading retained messages and sessions from
@@ -77,7 +83,11 @@ func New(opts Options) (*Server, error) {
 	if s.store == nil {
 		s.store = store.NewMemory()
 	}
+	s.durable = s.store.Durable()
 	s.started = s.clock.Now()
+	for _, b := range opts.Bans {
+		s.addBanLocked(b) // no other goroutine yet
+	}
 	if err := s.load(); err != nil {
 		return nil, err
 	}
@@ -110,6 +120,7 @@ func (s *Server) load() error {
 		ss := newSession(s, st.ClientID)
 		ss.version = packet.Version(st.Version)
 		ss.expiry = st.Expiry
+		ss.epoch = st.Epoch
 		for _, sub := range st.Subscriptions {
 			o := topic.Options{QoS: sub.QoS, NoLocal: sub.NoLocal, RetainAsPublished: sub.RetainAsPublished,
 				RetainHandling: sub.RetainHandling, ID: sub.ID}
@@ -118,10 +129,7 @@ func (s *Server) load() error {
 		}
 		s.sessions[st.ClientID] = ss
 		ss.mu.Lock()
-		left := st.Expiry - now.Sub(st.DisconnectedAt)
-		if st.Expiry >= 0 {
-			ss.scheduleExpiryLocked(max(left, 0))
-		}
+		ss.restoreLocked(st, now)
 		ss.mu.Unlock()
 	}
 	return nil
@@ -252,11 +260,14 @@ func (s *Server) track(c *conn) bool {
 func (s *Server) connDone(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
+	s.foldListenerLocked(c)
 	s.mu.Unlock()
 	s.stats.connected.Add(-1)
 	cs := &s.stats.closedIn
-	cs.msgsIn.Add(c.stats.msgsIn.Load())
-	cs.msgsOut.Add(c.stats.msgsOut.Load())
+	for q := range cs.msgsIn {
+		cs.msgsIn[q].Add(c.stats.msgsIn[q].Load())
+		cs.msgsOut[q].Add(c.stats.msgsOut[q].Load())
+	}
 	cs.bytesIn.Add(c.stats.bytesIn.Load())
 	cs.bytesOut.Add(c.stats.bytesOut.Load())
 	s.connWG.Done()
@@ -355,6 +366,11 @@ func (s *Server) claim(c *conn, clean bool, expiry time.Duration, window int, ac
 	ss.window = window
 	ss.epoch++
 	if present {
+		if expiry == 0 {
+			ss.loadAllLocked() // the session ends with this connection: nothing stays on disk
+		} else {
+			ss.loadLocked()
+		}
 		ss.resumeLocked(c) // before anything new is routed to c [MQTT-4.6.0-1]
 	}
 	ss.mu.Unlock()
@@ -367,7 +383,7 @@ func (s *Server) claim(c *conn, clean bool, expiry time.Duration, window int, ac
 	if endWill != nil {
 		s.publishWill(endWill)
 	}
-	if !present && clean {
+	if (!present && clean) || expiry == 0 {
 		_ = s.store.DeleteSession(c.clientID)
 	}
 	s.saveSession(ss)
@@ -413,6 +429,9 @@ func (s *Server) detach(c *conn, err error) {
 		delete(s.sessions, ss.id)
 	} else if expiry > 0 {
 		ss.scheduleExpiryLocked(expiry)
+	}
+	if expiry != 0 {
+		ss.releaseLocked() // a durable session's messages wait on disk
 	}
 	ss.mu.Unlock()
 	s.mu.Unlock()
@@ -486,10 +505,16 @@ func (s *Server) fireWill(ss *session, w *willMsg) {
 	ss.pendWill = nil
 	ss.mu.Unlock()
 	s.publishWill(w)
+	s.saveSession(ss) // the will is no longer waiting
 }
 
 // publishWill routes a will as an ordinary message. [MQTT-3.1.2-16] [MQTT-3.1.2-17]
 func (s *Server) publishWill(w *willMsg) {
+	if a := s.opts.Authorizer; a != nil && w.clientID != "" && !a.Authorize(w.clientID, w.username, AccessPublish, w.msg.topic) {
+		// Checked at CONNECT too; the rules may have changed since.
+		s.log.Info("will not authorized at publication; dropped", "client", w.clientID, "topic", w.msg.topic)
+		return
+	}
 	m := *w.msg
 	now := s.clock.Now()
 	if !m.expiry.IsZero() {
@@ -500,10 +525,12 @@ func (s *Server) publishWill(w *willMsg) {
 }
 
 // saveSession writes the session's serialisable state through the store.
+// The write happens under ss.mu so that saves of one session reach the store
+// in order; a connection's next packet (SUBACK) waits for it to be durable.
 func (s *Server) saveSession(ss *session) {
 	ss.mu.Lock()
-	if ss.expiry == 0 || ss.local != nil {
-		ss.mu.Unlock()
+	defer ss.mu.Unlock()
+	if ss.expiry == 0 || ss.local != nil || ss.ended {
 		return
 	}
 	st := &store.Session{ClientID: ss.id, Version: byte(ss.version), Epoch: ss.epoch, Expiry: ss.expiry}
@@ -514,8 +541,14 @@ func (s *Server) saveSession(ss *session) {
 		st.Subscriptions = append(st.Subscriptions, store.Subscription{Filter: f, QoS: o.QoS, NoLocal: o.NoLocal,
 			RetainAsPublished: o.RetainAsPublished, RetainHandling: o.RetainHandling, ID: o.ID})
 	}
-	ss.mu.Unlock()
+	if w := ss.pendWill; w != nil {
+		st.Will, st.WillDelay = toStoreMessage(w.msg), w.delay
+	}
 	if err := s.store.SaveSession(st); err != nil {
 		s.log.Error("saving session", "client", ss.id, "err", err)
+		return
+	}
+	if s.durable {
+		ss.markSyncLocked()
 	}
 }

@@ -15,28 +15,35 @@ type session struct {
 	id  string
 
 	mu        sync.Mutex
-	conn      *conn                          // guarded by mu: nil while offline
-	version   packet.Version                 // guarded by mu
-	expiry    time.Duration                  // guarded by mu: after disconnect; <0 never
-	subs      map[string]topic.Options       // guarded by mu: filter (as sent) -> options
-	inflight  []*outMsg                      // guarded by mu: outbound QoS 1/2 in send order
-	queue     []queued                       // guarded by mu: waiting for the window
-	queueSize int                            // guarded by mu: payload bytes in queue
-	nextID    uint16                         // guarded by mu
-	window    int                            // guarded by mu: client's Receive Maximum (or inflight limit)
-	inbound   map[uint16]struct{}            // guarded by mu: QoS 2 ids received, PUBREL pending
-	expTimer  Timer                          // guarded by mu
-	willTimer Timer                          // guarded by mu
-	pendWill  *willMsg                       // guarded by mu: a delayed will waiting
-	ended     bool                           // guarded by mu: removed from the server
-	epoch     uint64                         // guarded by mu
-	dropped   [numDropReasons]uint64         // guarded by mu
-	lastSeen  time.Time                      // guarded by mu
-	local     func(topic string, m *message) // in-process subscriber callback
+	conn      *conn                    // guarded by mu: nil while offline
+	version   packet.Version           // guarded by mu
+	expiry    time.Duration            // guarded by mu: after disconnect; <0 never
+	subs      map[string]topic.Options // guarded by mu: filter (as sent) -> options
+	inflight  []*outMsg                // guarded by mu: outbound QoS 1/2 in send order
+	queue     []queued                 // guarded by mu: waiting for the window
+	queueSize int                      // guarded by mu: payload bytes queued, in memory and on disk
+	// Durable sessions (see persist.go).
+	seq        uint64                         // guarded by mu: position of the last message record
+	diskQueued int                            // guarded by mu: queued messages on disk only, after loadedUpTo
+	loadedUpTo uint64                         // guarded by mu: position of the last record read or kept in memory
+	onDisk     bool                           // guarded by mu: inflight and queue are on disk only (offline)
+	nextID     uint16                         // guarded by mu
+	window     int                            // guarded by mu: client's Receive Maximum (or inflight limit)
+	inbound    map[uint16]struct{}            // guarded by mu: QoS 2 ids received, PUBREL pending
+	expTimer   Timer                          // guarded by mu
+	willTimer  Timer                          // guarded by mu
+	pendWill   *willMsg                       // guarded by mu: a delayed will waiting
+	ended      bool                           // guarded by mu: removed from the server
+	epoch      uint64                         // guarded by mu
+	dropped    [numDropReasons]uint64         // guarded by mu
+	lastSeen   time.Time                      // guarded by mu
+	local      func(topic string, m *message) // in-process subscriber callback
+	owner      string                         // guarded by mu: username of the last connection (not persisted)
 }
 
 // queued is a message waiting for room in the inflight window.
 type queued struct {
+	seq    uint64 // position of its record; 0 when not stored
 	msg    *message
 	qos    byte
 	retain bool
@@ -81,31 +88,41 @@ func (ss *session) nextIDLocked() uint16 {
 // deliver hands one message to this session at the granted QoS. It runs on
 // the publisher's goroutine; the returned conn, if any, needs its writer woken.
 func (ss *session) deliver(m *message, qos byte, retain bool, subIDs []uint32) *conn {
-	return ss.deliverVia(m, qos, retain, subIDs, "", "")
+	w, _ := ss.deliverVia(m, qos, retain, subIDs, "", "")
+	return w
 }
+
+// stored says what deliverVia wrote to a durable store.
+type stored int
+
+const (
+	storedNothing stored = iota
+	storedRecord         // a record the publisher's acknowledgement waits for
+	storeFailed          // the write failed: the message must not be acknowledged
+)
 
 // deliverVia is deliver for a message that came through the shared
 // subscription $share/group/filter (both "" for none).
-func (ss *session) deliverVia(m *message, qos byte, retain bool, subIDs []uint32, group, filter string) *conn {
+func (ss *session) deliverVia(m *message, qos byte, retain bool, subIDs []uint32, group, filter string) (*conn, stored) {
 	if ss.local != nil {
 		ss.local(m.topic, m)
-		return nil
+		return nil, storedNothing
 	}
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if ss.ended {
-		return nil
+		return nil, storedNothing
 	}
 	c := ss.conn
 	if qos == 0 {
 		if c == nil {
-			return nil // QoS 0 is not queued for offline sessions
+			return nil, storedNothing // QoS 0 is not queued for offline sessions
 		}
 		if c.tooLarge(m, 0, subIDs) {
 			ss.dropLocked(m, DropTooLarge) // [MQTT-3.1.2-25]
-			return nil
+			return nil, storedNothing
 		}
-		lim := &c.srv.opts.Limits
+		lim := c.srv.limits()
 		ok, wake := c.writePublish(m, 0, 0, retain, subIDs, false, lim.MaxPendingBytes)
 		if !ok {
 			// QoS 0 beyond the pending limit is dropped for this subscriber
@@ -115,16 +132,32 @@ func (ss *session) deliverVia(m *message, qos byte, retain bool, subIDs []uint32
 				go c.dropSlow()
 			}
 		}
-		return wakeIf(c, wake)
+		return wakeIf(c, wake), storedNothing
 	}
 	q := queued{msg: m, qos: qos, retain: retain, group: group, filter: filter}
 	if len(subIDs) > 0 {
 		q.subIDs = append([]uint32(nil), subIDs...)
 	}
-	if c != nil && len(ss.inflight) < ss.window && len(ss.queue) == 0 {
-		return wakeIf(c, ss.sendLocked(c, q))
+	if ss.persistLocked() {
+		ss.seq++
+		q.seq = ss.seq
 	}
-	return ss.enqueueLocked(q)
+	if c != nil && len(ss.inflight) < ss.window && ss.queuedLocked() == 0 {
+		wake, ok := ss.sendLocked(c, q)
+		return wakeIf(c, wake), storeResult(q.seq, ok)
+	}
+	w, ok := ss.enqueueLocked(q)
+	return w, storeResult(q.seq, ok)
+}
+
+func storeResult(seq uint64, ok bool) stored {
+	switch {
+	case !ok:
+		return storeFailed
+	case seq != 0:
+		return storedRecord
+	}
+	return storedNothing
 }
 
 func wakeIf(c *conn, wake bool) *conn {
@@ -134,53 +167,84 @@ func wakeIf(c *conn, wake bool) *conn {
 	return nil
 }
 
-// sendLocked puts q in flight with a new packet id and encodes it.
-func (ss *session) sendLocked(c *conn, q queued) (wake bool) {
+// sendLocked puts q in flight with a new packet id and encodes it. A stored
+// message's record gets the packet id first; for QoS 2 the PUBLISH waits
+// for it to be durable, so that a resend after a crash keeps the id the
+// client knows. ok is false when the record could not be written.
+func (ss *session) sendLocked(c *conn, q queued) (wake, ok bool) {
 	om := &outMsg{queued: q, id: ss.nextIDLocked()}
+	ok = true
+	if q.seq != 0 {
+		ok = ss.putLocked(q.record(om.id, false))
+		if q.qos == 2 {
+			c.needSync.Store(true)
+		}
+	}
 	ss.inflight = append(ss.inflight, om)
-	ok, wake := c.writePublish(q.msg, q.qos, om.id, q.retain, q.subIDs, false, 0)
-	if !ok {
+	sent, wake := c.writePublish(q.msg, q.qos, om.id, q.retain, q.subIDs, false, 0)
+	if !sent {
 		// Too large for the client or the connection is closing: a message
 		// too large is treated as delivered. [MQTT-3.1.2-25]
 		if c.tooLarge(q.msg, q.qos, q.subIDs) {
 			ss.inflight = ss.inflight[:len(ss.inflight)-1]
+			ss.deleteRecordLocked(q.seq)
 			ss.dropLocked(q.msg, DropTooLarge)
 		}
 	}
-	return wake
+	return wake, ok
 }
 
 // enqueueLocked stores q for later, applying the queue policy when full.
-func (ss *session) enqueueLocked(q queued) *conn {
-	lim := &ss.srv.opts.Limits
-	full := (lim.MaxQueuedMessages > 0 && len(ss.queue) >= lim.MaxQueuedMessages) ||
+// A durable session writes it to disk and keeps it in memory only while it
+// is online and the in-memory head has room (persist.go). ok is false when
+// the record could not be written.
+func (ss *session) enqueueLocked(q queued) (w *conn, ok bool) {
+	lim := ss.srv.limits()
+	full := (lim.MaxQueuedMessages > 0 && ss.queuedLocked() >= lim.MaxQueuedMessages) ||
 		(lim.MaxQueuedBytes > 0 && ss.queueSize+len(q.msg.payload) > lim.MaxQueuedBytes)
 	if full {
 		switch lim.QueuePolicy {
 		case DropOldest:
+			if len(ss.queue) == 0 && ss.diskQueued > 0 && !ss.onDisk {
+				ss.refillLocked(false)
+			} else if ss.onDisk && ss.diskQueued > 0 {
+				ss.dropOldestOnDiskLocked()
+				break
+			}
 			if len(ss.queue) > 0 {
 				old := ss.queue[0]
+				ss.queue[0] = queued{}
 				ss.queue = ss.queue[1:]
 				ss.queueSize -= len(old.msg.payload)
+				ss.deleteRecordLocked(old.seq)
 				ss.dropLocked(old.msg, DropQueueFull)
 				break
 			}
 			ss.dropLocked(q.msg, DropQueueFull)
-			return nil
+			return nil, true
 		case Disconnect:
 			ss.dropLocked(q.msg, DropQueueFull)
 			if ss.conn != nil {
 				go ss.conn.kick(packet.QuotaExceeded)
 			}
-			return nil
+			return nil, true
 		default:
 			ss.dropLocked(q.msg, DropQueueFull)
-			return nil
+			return nil, true
 		}
 	}
-	ss.queue = append(ss.queue, q)
+	ok = true
+	if q.seq != 0 {
+		ok = ss.putLocked(q.record(0, false))
+	}
 	ss.queueSize += len(q.msg.payload)
-	return nil
+	if q.seq != 0 && (ss.conn == nil || ss.onDisk || ss.diskQueued > 0 || len(ss.queue) >= queueHead) {
+		ss.diskQueued++ // on disk only
+		return nil, ok
+	}
+	ss.queue = append(ss.queue, q)
+	ss.loadedUpTo = max(ss.loadedUpTo, q.seq)
+	return nil, ok
 }
 
 func (ss *session) dropLocked(m *message, why DropReason) {
@@ -194,16 +258,26 @@ func (ss *session) dropLocked(m *message, why DropReason) {
 // fillLocked moves queued messages into the window while there is room.
 func (ss *session) fillLocked(c *conn) (wake bool) {
 	now := ss.srv.clock.Now()
-	for len(ss.queue) > 0 && len(ss.inflight) < ss.window {
+	for len(ss.inflight) < ss.window {
+		if len(ss.queue) == 0 {
+			if ss.diskQueued == 0 {
+				break
+			}
+			ss.refillLocked(false)
+			if len(ss.queue) == 0 {
+				break
+			}
+		}
 		q := ss.queue[0]
 		ss.queue[0] = queued{}
 		ss.queue = ss.queue[1:]
 		ss.queueSize -= len(q.msg.payload)
 		if q.msg.expired(now) {
+			ss.deleteRecordLocked(q.seq)
 			ss.dropLocked(q.msg, DropExpired)
 			continue
 		}
-		if ss.sendLocked(c, q) {
+		if w, _ := ss.sendLocked(c, q); w {
 			wake = true
 		}
 	}
@@ -224,6 +298,7 @@ func (ss *session) ack(c *conn, id uint16, t packet.Type) bool {
 		if (t == packet.PUBACK && m.qos != 1) || (t == packet.PUBCOMP && (m.qos != 2 || !m.released)) {
 			return false
 		}
+		ss.deleteRecordLocked(m.seq)
 		copy(ss.inflight[i:], ss.inflight[i+1:])
 		ss.inflight[len(ss.inflight)-1] = nil
 		ss.inflight = ss.inflight[:len(ss.inflight)-1]
@@ -236,12 +311,17 @@ func (ss *session) ack(c *conn, id uint16, t packet.Type) bool {
 	return false
 }
 
-// received handles PUBREC: the message is no longer resent, PUBREL is.
-func (ss *session) received(id uint16) bool {
+// received handles PUBREC: the message is no longer resent, PUBREL is. A
+// stored message's record says so before PUBREL goes out.
+func (ss *session) received(c *conn, id uint16) bool {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	for _, m := range ss.inflight {
 		if m.id == id && m.qos == 2 {
+			if !m.released && m.seq != 0 {
+				ss.putLocked(m.record(m.id, true))
+				c.needSync.Store(true)
+			}
 			m.released = true
 			m.msg = nil // only PUBREL is resent from now on
 			return true
@@ -270,6 +350,7 @@ func (ss *session) drop(id uint16) {
 	defer ss.mu.Unlock()
 	for i, m := range ss.inflight {
 		if m.id == id {
+			ss.deleteRecordLocked(m.seq)
 			ss.inflight = append(ss.inflight[:i], ss.inflight[i+1:]...)
 			if c := ss.conn; c != nil && ss.fillLocked(c) {
 				c.out.wake()

@@ -14,6 +14,9 @@ type handoff struct {
 // ends with it. [MQTT-4.8.2-5]
 func (ss *session) takeSharedLocked() []handoff {
 	var out []handoff
+	if ss.srv.durable && (ss.onDisk || ss.diskQueued > 0) && ss.hasSharedLocked() {
+		ss.loadAllLocked()
+	}
 	for _, m := range ss.inflight {
 		if m.group != "" && m.qos == 1 {
 			out = append(out, handoff{ss.id, m.group, m.filter, m.msg})

@@ -57,7 +57,7 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 // checkFilter validates one filter and asks the authorizer.
 func (c *conn) checkFilter(filter string, sub *packet.Subscription) packet.ReasonCode {
 	s := c.srv
-	lim := &s.opts.Limits
+	lim := s.limits()
 	_, inner, shared, err := topic.ParseShared(filter)
 	if err != nil || topic.CheckLimits(filter, lim.MaxTopicLength, lim.MaxTopicLevels) != nil {
 		return packet.TopicFilterInvalid // [MQTT-4.7.1-1] [MQTT-4.7.1-2] [MQTT-4.8.2-1] [MQTT-4.8.2-2]
@@ -149,7 +149,7 @@ func (ss *session) username() string {
 	if ss.conn != nil {
 		return ss.conn.username
 	}
-	return ""
+	return ss.owner // offline: the username it last connected with
 }
 
 // removeSubsLocked drops every subscription from the index (session end).

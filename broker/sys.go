@@ -28,13 +28,13 @@ func (s *Server) Stats() Stats {
 		ClientsTotal: s.stats.connsTotal.Load(), Subscriptions: s.subs.Count(), Retained: s.retained.Len(),
 		AuthFailures: s.stats.authFailures.Load(), Dropped: map[string]uint64{}}
 	cs := &s.stats.closedIn
-	st.MessagesIn, st.MessagesOut = cs.msgsIn.Load(), cs.msgsOut.Load()
+	st.MessagesIn, st.MessagesOut = cs.msgsIn.total(), cs.msgsOut.total()
 	st.BytesIn, st.BytesOut = cs.bytesIn.Load(), cs.bytesOut.Load()
 	s.mu.Lock()
 	st.Sessions = len(s.sessions)
 	for c := range s.conns {
-		st.MessagesIn += c.stats.msgsIn.Load()
-		st.MessagesOut += c.stats.msgsOut.Load()
+		st.MessagesIn += c.stats.msgsIn.total()
+		st.MessagesOut += c.stats.msgsOut.total()
 		st.BytesIn += c.stats.bytesIn.Load()
 		st.BytesOut += c.stats.bytesOut.Load()
 	}

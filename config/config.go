@@ -21,6 +21,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/roostmq/roost/admin"
+	"github.com/roostmq/roost/auth"
 	"github.com/roostmq/roost/broker"
 	"github.com/roostmq/roost/listener"
 )
@@ -36,6 +38,16 @@ type File struct {
 	Listeners []listener.Config
 	// Log configures the command's logger.
 	Log LogConfig
+	// Admin is the admin: section: the HTTP listener of /metrics, the REST
+	// API and the dashboard (package admin); off unless Admin.Enabled.
+	Admin admin.Config
+	// Auth is the auth: section; auth.Build turns it into the broker's
+	// Authenticator, Authorizer and EnhancedAuth. Options.Bans holds its
+	// bans.
+	Auth auth.Config
+	// Storage is the storage: section: where sessions, queued and retained
+	// messages are kept (see StorageConfig.OpenStore).
+	Storage StorageConfig
 }
 
 // LogFormat is how log records are written.
@@ -69,6 +81,9 @@ func Default() *File {
 	f := &File{
 		Options: broker.DefaultOptions(),
 		Log:     LogConfig{Level: slog.LevelInfo, Format: LogText},
+		Admin:   admin.Config{Address: admin.DefaultAddress},
+		Auth:    defaultAuth(),
+		Storage: DefaultStorage(),
 	}
 	f.Listeners = defaultListeners(&f.Options)
 	return f

@@ -24,7 +24,8 @@ func (d *decoder) file(root *yaml.Node, f *File) {
 		"limits":    func(path string, n *yaml.Node) { d.limits(path, n, &o.Limits) },
 		"sessions": func(path string, n *yaml.Node) {
 			d.mapping(path, n, map[string]handler{
-				"max_expiry": d.durationField(&o.Sessions.MaxExpiry),
+				"max_expiry":         d.durationField(&o.Sessions.MaxExpiry),
+				"takeover_same_user": d.boolField(&o.Sessions.TakeoverSameUser),
 			})
 		},
 		"retain": func(path string, n *yaml.Node) {
@@ -37,6 +38,9 @@ func (d *decoder) file(root *yaml.Node, f *File) {
 		"response_topic_prefix": d.stringField(&o.ResponseTopicPrefix),
 		"deny":                  func(path string, n *yaml.Node) { d.deny(path, n, o) },
 		"log":                   func(path string, n *yaml.Node) { d.log(path, n, &f.Log) },
+		"storage":               func(path string, n *yaml.Node) { d.storage(path, n, &f.Storage) },
+		"admin":                 func(path string, n *yaml.Node) { d.adminSection(path, n, f) },
+		"auth":                  func(path string, n *yaml.Node) { d.authSection(path, n, f) },
 	})
 }
 
@@ -61,6 +65,12 @@ func (d *decoder) limits(path string, n *yaml.Node, l *broker.Limits) {
 		"write_timeout":         d.durationField(&l.WriteTimeout),
 		"max_message_expiry":    d.durationField(&l.MaxMessageExpiry),
 		"allow_empty_client_id": d.boolField(&l.AllowEmptyClientID),
+
+		"max_connections_per_listener": d.intField(&l.MaxConnectionsPerListener),
+		"connect_rate_per_ip":          d.intField(&l.ConnectRatePerIP),
+		"publish_rate":                 d.intField(&l.PublishRate),
+		"publish_bytes_rate":           d.sizeField(&l.PublishBytesRate),
+		"publish_rate_reason":          d.publishRateReason(&l.PublishRateReason),
 	})
 }
 

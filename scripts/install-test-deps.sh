@@ -8,7 +8,9 @@
 #   nodejs, npm            MQTT.js (npm's mqtt) interop tests of the WebSocket listeners
 #   chromium               a real browser for those tests, driven by npm's playwright-core
 # and then, with npm ci, the npm packages of listener/testdata/js (mqtt,
-# playwright-core; pinned by its package-lock.json) into its node_modules.
+# playwright-core) and of admin/ui (the dashboard: vite, mqtt,
+# playwright-core), each pinned by its package-lock.json, into their
+# node_modules.
 # Each is installed only when missing; when everything is present this does nothing.
 # It fails loudly when something cannot be installed: a test must never skip
 # quietly because a tool is absent.
@@ -92,25 +94,36 @@ have node || die "node is still missing"
 have npm || die "npm is still missing"
 [ -x /usr/bin/chromium ] || die "chromium is still missing"
 
-# The npm packages of the JavaScript interop tests, exactly as locked.
-js_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/listener/testdata/js"
-if [ -f "$js_dir/package-lock.json" ]; then
-  if [ -f "$js_dir/node_modules/mqtt/package.json" ] && [ -f "$js_dir/node_modules/playwright-core/package.json" ] &&
-    [ "$js_dir/node_modules/.package-lock.json" -nt "$js_dir/package-lock.json" ]; then
-    log "npm packages of listener/testdata/js present"
-  else
-    log "installing the npm packages of listener/testdata/js (npm ci)"
-    ok=0
-    for try in 1 2 3; do
-      if (cd "$js_dir" && npm ci --no-audit --no-fund --loglevel=error); then
-        ok=1
-        break
-      fi
-      log "npm ci failed (attempt $try of 3)"
-      [ "$try" -lt 3 ] && sleep 5
-    done
-    [ "$ok" = 1 ] || die "npm ci in listener/testdata/js failed"
+# The npm packages of the JavaScript tests, exactly as locked: DIR (relative
+# to the repository root) and the packages whose presence means it is done.
+npm_ci() {
+  local rel="$1"
+  shift
+  local dir
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/$rel"
+  [ -f "$dir/package-lock.json" ] || return 0
+  local present=1 p
+  for p in "$@"; do
+    [ -f "$dir/node_modules/$p/package.json" ] || present=0
+  done
+  if [ "$present" = 1 ] && [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
+    log "npm packages of $rel present"
+    return 0
   fi
-fi
+  log "installing the npm packages of $rel (npm ci)"
+  local try
+  for try in 1 2 3; do
+    if (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error); then
+      return 0
+    fi
+    log "npm ci in $rel failed (attempt $try of 3)"
+    [ "$try" -lt 3 ] && sleep 5
+  done
+  die "npm ci in $rel failed"
+}
+npm_ci listener/testdata/js mqtt playwright-core
+# The dashboard (admin/ui): vite builds it, its browser test uses mqtt and
+# playwright-core (admin/browser_test.go).
+npm_ci admin/ui mqtt playwright-core vite
 [ "$("$GO" env CGO_ENABLED)" = 1 ] ||
   die "cgo is disabled (go env CGO_ENABLED is not 1), but go test -race needs it; unset CGO_ENABLED or set it to 1"

@@ -49,10 +49,10 @@ func requireMosquitto(t *testing.T) {
 	}
 }
 
-// startRoost runs `roost serve --listen 127.0.0.1:PORT` in a temporary
-// directory until the test ends and returns the port once it accepts
-// connections.
-func startRoost(t *testing.T) string {
+// startRoost runs `roost serve --listen 127.0.0.1:PORT` (plus extra
+// arguments, such as --config) in a temporary directory until the test ends
+// and returns the port once it accepts connections.
+func startRoost(t *testing.T, extra ...string) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -62,7 +62,7 @@ func startRoost(t *testing.T) string {
 	_, port, _ := net.SplitHostPort(addr)
 	ln.Close()
 
-	cmd := exec.Command(roostBin, "serve", "--listen", addr)
+	cmd := exec.Command(roostBin, append([]string{"serve", "--listen", addr}, extra...)...)
 	cmd.Dir = t.TempDir()
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
@@ -140,18 +140,25 @@ var probeSeq struct {
 // counted in -C and left out of the messages.
 func startSub(t *testing.T, port, version string, count int, args ...string) *mosqSub {
 	t.Helper()
+	return startSubCreds(t, port, version, count, nil, args...)
+}
+
+// startSubCreds is startSub for a broker that wants credentials (creds:
+// "-u", user, "-P", password), used for the probe's publisher too.
+func startSubCreds(t *testing.T, port, version string, count int, creds []string, args ...string) *mosqSub {
+	t.Helper()
 	probeSeq.Lock()
 	probeSeq.n++
 	probe := fmt.Sprintf("interop/probe/%d", probeSeq.n)
 	probeSeq.Unlock()
-	mosqPub(t, port, version, "-q", "1", "-r", "-t", probe, "-m", "probe")
+	mosqPub(t, port, version, append(slices.Clone(creds), "-q", "1", "-r", "-t", probe, "-m", "probe")...)
 
 	ctx, cancel := context.WithTimeout(context.Background(), mosqWait)
 	full := []string{"-h", "127.0.0.1", "-p", port, "-V", version, "-W", mosqTimeoutSecs, "-F", mosqMsgFormat}
 	if count > 0 {
 		full = append(full, "-C", strconv.Itoa(count+1))
 	}
-	full = append(append(full, args...), "-t", probe)
+	full = append(append(append(full, creds...), args...), "-t", probe)
 	cmd := exec.CommandContext(ctx, "mosquitto_sub", full...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

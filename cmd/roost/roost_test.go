@@ -28,6 +28,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	roostBin = filepath.Join(dir, "roost")
+	// Brokers started by these tests keep nothing on disk unless their
+	// config says where (storage.go).
+	os.Setenv(storageEnv, "memory")
 	build := exec.Command("go", "build", "-ldflags", "-X main.version="+testVersion, "-o", roostBin, ".")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {

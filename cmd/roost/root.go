@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 )
@@ -61,6 +62,6 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
 	root.AddCommand(newServeCmd(), newVersionCmd(), newBenchCmd(),
-		newPubCmd(), newSubCmd(), newReqCmd())
+		newPubCmd(), newSubCmd(), newReqCmd(), newPasswdCmd(os.Stdin))
 	return root
 }

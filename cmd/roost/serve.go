@@ -8,11 +8,13 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/roostmq/roost/auth"
 	"github.com/roostmq/roost/broker"
 	"github.com/roostmq/roost/config"
 	"github.com/roostmq/roost/listener"
@@ -82,6 +84,12 @@ func serve(stdout, stderr io.Writer, fl *serveFlags) error {
 	if err != nil {
 		return usageErr(err)
 	}
+	op := newOps(f, stderr) // logger, admin server, reload (ops.go)
+	logger := op.log
+	built, err := auth.Build(&f.Auth, f.Options.Authorizer, logger)
+	if err != nil {
+		return usageErr(err)
+	}
 	if fl.checkConfig {
 		for _, lc := range f.Listeners {
 			if err := lc.CheckFiles(); err != nil {
@@ -92,9 +100,26 @@ func serve(stdout, stderr io.Writer, fl *serveFlags) error {
 		return nil
 	}
 	opts := f.Options
-	opts.Logger = f.Log.NewLogger(stderr)
+	opts.Logger = logger
+	opts.Hooks = op.hooks(opts.Hooks)
+	if built != nil {
+		opts.Authenticator, opts.Authorizer = built.Chain, built.Chain
+		if built.EnhancedAuth != nil {
+			opts.EnhancedAuth = built.EnhancedAuth
+		}
+	}
+	st, err := openStore(f, logger)
+	if err != nil {
+		return runtimeErr(err)
+	}
+	if st != nil {
+		opts.Store = st // closed by srv.Shutdown
+	}
 	srv, err := broker.New(opts)
 	if err != nil {
+		if st != nil {
+			_ = st.Close()
+		}
 		return runtimeErr(err)
 	}
 
@@ -115,13 +140,22 @@ func serve(stdout, stderr io.Writer, fl *serveFlags) error {
 			_ = srv.Shutdown(context.Background())
 			return runtimeErr(fmt.Errorf("listener %s: %w", &lc, err))
 		}
-		lns = append(lns, ln)
+		lns = append(lns, op.track(lc, ln)) // a reload may remove it (ops.go)
 	}
 	served := make(chan error, len(lns))
 	for _, ln := range lns {
 		go func() { served <- srv.Serve(ln) }()
 	}
-	printBanner(stderr, buildVersion(), bannerListeners(f.Listeners, lns), opts.Authenticator != nil)
+	if err := op.startAdmin(srv, f, lns); err != nil {
+		_ = srv.Shutdown(context.Background())
+		return runtimeErr(err)
+	}
+	defer op.close()
+	op.watch(fl, srv)
+	printBanner(stderr, buildVersion(), bannerListeners(f.Listeners, lns), built != nil && !f.Auth.Anonymous)
+	if built != nil {
+		fmt.Fprintf(stderr, "  clients authenticate with: %s\n", strings.Join(f.Auth.Methods(), "; "))
+	}
 
 	var sig os.Signal
 	select {

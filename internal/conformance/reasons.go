@@ -15,8 +15,6 @@ package conformance
 var Reasons = map[Version]map[string]string{
 	V311: {
 		"MQTT-3.8.3-2": "not applicable: Roost supports wildcard subscriptions",
-		"MQTT-6.0.0-1": "not proven yet: the WebSocket transport is new in listener/ws.go (binary-mode websocket.NetConn); listener/ws_test.go proves MQTT-6.0.0-4 only and should take this tag",
-		"MQTT-6.0.0-2": "not proven yet: the WebSocket transport is new in listener/ws.go (a byte stream over binary messages); listener/ws_test.go proves MQTT-6.0.0-4 only and should take this tag",
 		"MQTT-7.0.0-1": "not applicable: Roost opens no outbound MQTT connections (no bridge)",
 		"MQTT-7.0.0-2": "no single test: Roost needs no extension from its peers; broker/interop_test.go runs unmodified " +
 			"third-party clients (paho.mqtt.golang, paho.golang) against it",
@@ -28,7 +26,5 @@ var Reasons = map[Version]map[string]string{
 			"and Data, never a Reason String; the enhanced-authentication tests should take this tag",
 		"MQTT-3.15.2-3": "not proven yet: Roost's AUTH packets (broker/auth.go sendAuth) carry only the Authentication Method " +
 			"and Data, never User Properties; the enhanced-authentication tests should take this tag",
-		"MQTT-6.0.0-1": "not proven yet: the WebSocket transport is new in listener/ws.go (binary-mode websocket.NetConn); listener/ws_test.go proves MQTT-6.0.0-4 only and should take this tag",
-		"MQTT-6.0.0-2": "not proven yet: the WebSocket transport is new in listener/ws.go (a byte stream over binary messages); listener/ws_test.go proves MQTT-6.0.0-4 only and should take this tag",
 	},
 }

@@ -4,6 +4,7 @@
 //   - packet and topic (and their subpackages) import only the standard library;
 //   - client (and its subpackages) never imports broker;
 //   - broker never imports config or cmd;
+//   - broker never imports admin (admin imports broker);
 //   - nothing outside cmd/NAME imports a package under cmd/NAME.
 //
 // Only production imports are checked (what `go list -deps` reports without

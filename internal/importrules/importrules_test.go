@@ -81,6 +81,11 @@ var designRules = []rule{
 		Forbid: func(_ string, d dep) bool { return d.InModule && under(d.Rel, "broker") },
 	},
 	{
+		Name:   "broker never imports admin (admin imports broker)",
+		Scope:  []string{"broker"},
+		Forbid: func(_ string, d dep) bool { return d.InModule && under(d.Rel, "admin") },
+	},
+	{
 		Name:  "broker never imports config or cmd",
 		Scope: []string{"broker"},
 		Forbid: func(_ string, d dep) bool {
@@ -302,6 +307,7 @@ func TestCheckFlagsViolations(t *testing.T) {
 		client = "client never imports broker"
 		broker = "broker never imports config or cmd"
 		cmd    = "nothing imports cmd"
+		admin  = "broker never imports admin (admin imports broker)"
 	)
 	want := []string{
 		broker + ": " + m + "/broker depends on " + m + "/cmd/roost/cli (" + m + "/broker -> " + m + "/cmd/roost/cli)",
@@ -315,7 +321,7 @@ func TestCheckFlagsViolations(t *testing.T) {
 	if !reflect.DeepEqual(gotS, want) {
 		t.Errorf("violations:\n got  %q\n want %q", gotS, want)
 	}
-	wantChecked := map[string]int{std: 3, client: 2, broker: 2, cmd: 13}
+	wantChecked := map[string]int{std: 3, client: 2, broker: 2, cmd: 13, admin: 2}
 	if !reflect.DeepEqual(checked, wantChecked) {
 		t.Errorf("packages checked per rule: got %v, want %v", checked, wantChecked)
 	}

@@ -1,0 +1,232 @@
+// Package admin is Roost's operations surface: one HTTP listener serving
+// Prometheus metrics (/metrics), a JSON REST API under /api/v1 described by
+// an OpenAPI document (/api/v1/openapi.json), and the web dashboard (/),
+// whose built assets are embedded in the binary.
+//
+// The listener is on loopback by default. On any other address a bearer
+// token or basic-auth users are required: New refuses to start without them.
+//
+// admin imports broker, never the reverse: everything it shows comes from
+// broker.Server's introspection methods, read when a request or a scrape
+// asks, so nothing here runs per message (the Observer's hooks aside, which
+// do work only while a client is traced or the topic page is open).
+package admin
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/roostmq/roost/broker"
+)
+
+// DefaultAddress is where the admin listener listens by default: loopback
+// only.
+const DefaultAddress = "127.0.0.1:8080"
+
+// Config is the admin: section of the config file.
+type Config struct {
+	// Enabled turns the listener on; roost serve leaves it off when false.
+	Enabled bool
+	// Address is host:port; the default is DefaultAddress.
+	Address string
+	// Token, when set, is accepted as "Authorization: Bearer TOKEN" (and as
+	// the password of basic auth with any user name).
+	Token string
+	// Users are basic-auth user names and their passwords.
+	Users map[string]string
+	// WebSocketURL is the MQTT-over-WebSocket URL the dashboard's tap
+	// connects to ("ws://host:8083/mqtt"); "" lets Options.WebSocketURLs
+	// (the broker's ws listeners) decide.
+	WebSocketURL string
+}
+
+// HasCredentials reports whether a token or a user is configured.
+func (c *Config) HasCredentials() bool { return c.Token != "" || len(c.Users) > 0 }
+
+// Validate checks the address, and that a listener that is not on loopback
+// requires credentials.
+func (c *Config) Validate() error {
+	addr := c.Address
+	if addr == "" {
+		addr = DefaultAddress
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("admin.address %q is not host:port", addr)
+	}
+	if port == "" {
+		return fmt.Errorf("admin.address %q: no port", addr)
+	}
+	for name := range c.Users {
+		if name == "" || strings.Contains(name, ":") {
+			return fmt.Errorf("admin.users: %q is not a valid user name (empty or with ':')", name)
+		}
+	}
+	if !IsLoopback(host) && !c.HasCredentials() {
+		return fmt.Errorf("admin.address %q is not on loopback: set admin.token or admin.users, "+
+			"or listen on 127.0.0.1 (the admin API can kick clients and publish)", addr)
+	}
+	return nil
+}
+
+// IsLoopback reports whether host ("" means every interface) names only
+// loopback addresses: localhost or a loopback IP.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Options configure a Server.
+type Options struct {
+	Config Config
+	Broker *broker.Server
+	// Logger receives the admin server's logs; nil discards them.
+	Logger *slog.Logger
+	// Observer provides the per-client trace switch and per-topic rates;
+	// nil turns both off.
+	Observer *Observer
+	// LogLevel, when set, can be read and changed through the API.
+	LogLevel *slog.LevelVar
+	// WebSocketURLs are the broker's MQTT-over-WebSocket URLs, for the
+	// dashboard's tap when Config.WebSocketURL is "". A URL whose host is
+	// empty ("ws://:8083/mqtt") means the dashboard's own host.
+	WebSocketURLs []string
+	// Collectors are extra Prometheus collectors served on /metrics with
+	// the broker's.
+	Collectors []Collector
+	// Store is the broker's store; when it implements SyncLatencyReporter,
+	// /metrics exports its sync latency.
+	Store any
+}
+
+// Server is the admin HTTP server.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	creds   atomic.Pointer[credentials]
+	handler http.Handler
+	http    *http.Server
+	ln      net.Listener
+}
+
+type credentials struct {
+	token string
+	users map[string]string
+}
+
+// New checks o.Config and builds the server; Listen and Serve start it.
+func New(o Options) (*Server, error) {
+	if o.Broker == nil {
+		return nil, errors.New("admin: no broker")
+	}
+	if err := o.Config.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Config.Address == "" {
+		o.Config.Address = DefaultAddress
+	}
+	s := &Server{opts: o, log: o.Logger}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.SetCredentials(o.Config.Token, o.Config.Users)
+	mux := http.NewServeMux()
+	s.routes(mux)
+	s.handler = s.authenticate(mux)
+	s.http = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	return s, nil
+}
+
+// SetCredentials replaces the token and users at run time (config reload).
+// It refuses to remove every credential of a listener that is not on
+// loopback.
+func (s *Server) SetCredentials(token string, users map[string]string) {
+	cp := make(map[string]string, len(users))
+	for k, v := range users {
+		cp[k] = v
+	}
+	s.creds.Store(&credentials{token: token, users: cp})
+}
+
+// Handler returns the server's handler: authentication, then the routes.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Listen opens the listener on Config.Address.
+func (s *Server) Listen() error {
+	ln, err := net.Listen("tcp", s.opts.Config.Address)
+	if err != nil {
+		return fmt.Errorf("admin: %w", err)
+	}
+	s.ln = ln
+	return nil
+}
+
+// Addr is the listener's address, after Listen.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Serve serves HTTP on the listener opened by Listen until Shutdown; it then
+// returns http.ErrServerClosed.
+func (s *Server) Serve() error {
+	s.log.Info("admin listening", "address", s.ln.Addr().String(), "auth", s.opts.Config.HasCredentials())
+	return s.http.Serve(s.ln)
+}
+
+// Shutdown stops the server gracefully.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	if s.ln != nil {
+		_ = s.ln.Close() // in case Serve never ran
+	}
+	return err
+}
+
+// authenticate requires the token or a user when any is configured.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := s.creds.Load()
+		if c.token == "" && len(c.users) == 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if s.allowed(c, r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `Basic realm="roost", charset="UTF-8"`)
+		writeError(w, http.StatusUnauthorized, "authentication required")
+	})
+}
+
+func (s *Server) allowed(c *credentials, r *http.Request) bool {
+	if c.token != "" {
+		if b, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && equal(b, c.token) {
+			return true
+		}
+	}
+	user, pass, ok := r.BasicAuth()
+	if !ok {
+		return false
+	}
+	if c.token != "" && equal(pass, c.token) {
+		return true
+	}
+	want, ok := c.users[user]
+	return ok && equal(pass, want)
+}
+
+func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }

@@ -102,8 +102,14 @@ func TestMosquittoTLS(t *testing.T) {
     address: %q
     tls: {cert_file: %q, key_file: %q, ca_file: %q, client_certs: required}
 `, open, p.CertFile, p.KeyFile, certs, p.CertFile, p.KeyFile, p.CAFile), open, certs)
-	if out := stderr.String(); !strings.Contains(out, "mqtts://"+certs+" (loopback only; client certificates required)") {
-		t.Errorf("banner:\n%s", out)
+	// The banner is printed once every listener is up, just after they
+	// accept connections: poll for it with a deadline.
+	want := "mqtts://" + certs + " (loopback only; client certificates required)"
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), want); {
+		if time.Now().After(deadline) {
+			t.Fatalf("banner:\n%s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond) // polling with a deadline
 	}
 	_, openPort, _ := net.SplitHostPort(open)
 	_, certPort, _ := net.SplitHostPort(certs)

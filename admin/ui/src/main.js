@@ -237,11 +237,14 @@ function tap(root) {
   const url = el('input', { id: 'tap-url', value: urls[0] || '', placeholder: 'ws://host:8083/mqtt', size: 36 });
   const filter = el('input', { id: 'tap-filter', value: '#', placeholder: 'topic filter', size: 24 });
   const qos = el('select', { id: 'tap-qos' }, ...[0, 1, 2].map((q) => el('option', { value: String(q) }, 'QoS ' + q)));
+  // Credentials for brokers that refuse anonymous clients; kept in this page only.
+  const user = el('input', { id: 'tap-username', placeholder: 'username (optional)', size: 16, autocomplete: 'off' });
+  const pass = el('input', { id: 'tap-password', type: 'password', placeholder: 'password', size: 14, autocomplete: 'off' });
   const btn = el('button', { id: 'tap-start' }, 'Start');
   const clear = el('button', { id: 'tap-clear', class: 'secondary' }, 'Clear');
   const status = el('span', { id: 'tap-status', class: 'muted' }, urls.length ? 'idle' : 'no WebSocket listener configured: enter a URL');
   const list = el('div', { id: 'tap-messages', class: 'messages' });
-  root.append(el('h2', {}, 'Tap'), el('div', { class: 'toolbar' }, url, filter, qos, btn, clear, status), list);
+  root.append(el('h2', {}, 'Tap'), el('div', { class: 'toolbar' }, url, filter, qos, user, pass, btn, clear, status), list);
   let client = null;
   let n = 0;
   const end = () => {
@@ -268,6 +271,7 @@ function tap(root) {
       clean: true,
       reconnectPeriod: 2000,
       connectTimeout: 10000,
+      ...(user.value ? { username: user.value, password: pass.value } : {}),
     });
     client.on('connect', () => {
       client.subscribe(f, { qos: Number(qos.value) }, (err, granted) => {

@@ -82,6 +82,8 @@ type Disk struct {
 	problems []string // guarded by mu
 	skipped  atomic.Int64
 
+	syncs syncStats
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -315,7 +317,12 @@ func (d *Disk) syncLoop() {
 	}
 }
 
-func (d *Disk) syncNow() error { return d.db.LogData(nil, pebble.Sync) }
+func (d *Disk) syncNow() error {
+	start := time.Now()
+	err := d.db.LogData(nil, pebble.Sync)
+	d.syncs.observe(time.Since(start))
+	return err
+}
 
 // Sync implements Store. In SyncAlways mode it waits for an fsync covering
 // every earlier write; concurrent callers share it.

@@ -315,3 +315,29 @@ func TestStoresAgree(t *testing.T) {
 		_ = s.Close()
 	}
 }
+
+// Every sync to disk is counted with its duration, for the admin server's
+// roost_store_sync_seconds histogram.
+func TestDiskSyncLatency(t *testing.T) {
+	d := openT(t, t.TempDir(), DiskOptions{Sync: SyncAlways})
+	defer d.Close()
+	for i := range 5 {
+		if err := d.SetRetained(&Message{Topic: "t", Payload: []byte{byte(i)}, Retain: true}); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Sync(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count, sum, buckets := d.SyncLatency()
+	if count < 5 || sum <= 0 {
+		t.Fatalf("count %d sum %v", count, sum)
+	}
+	prev := uint64(0)
+	for _, b := range syncBounds {
+		if buckets[b] < prev || buckets[b] > count {
+			t.Fatalf("buckets not cumulative: %v", buckets)
+		}
+		prev = buckets[b]
+	}
+}

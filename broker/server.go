@@ -120,6 +120,7 @@ func (s *Server) load() error {
 		ss := newSession(s, st.ClientID)
 		ss.version = packet.Version(st.Version)
 		ss.expiry = st.Expiry
+		ss.owner = st.Username
 		ss.epoch = st.Epoch
 		for _, sub := range st.Subscriptions {
 			o := topic.Options{QoS: sub.QoS, NoLocal: sub.NoLocal, RetainAsPublished: sub.RetainAsPublished,
@@ -533,7 +534,7 @@ func (s *Server) saveSession(ss *session) {
 	if ss.expiry == 0 || ss.local != nil || ss.ended {
 		return
 	}
-	st := &store.Session{ClientID: ss.id, Version: byte(ss.version), Epoch: ss.epoch, Expiry: ss.expiry}
+	st := &store.Session{ClientID: ss.id, Version: byte(ss.version), Epoch: ss.epoch, Expiry: ss.expiry, Username: ss.owner}
 	if ss.conn == nil {
 		st.DisconnectedAt = ss.lastSeen
 	}

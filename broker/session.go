@@ -38,7 +38,7 @@ type session struct {
 	dropped    [numDropReasons]uint64         // guarded by mu
 	lastSeen   time.Time                      // guarded by mu
 	local      func(topic string, m *message) // in-process subscriber callback
-	owner      string                         // guarded by mu: username of the last connection (not persisted)
+	owner      string                         // guarded by mu: username of the last connection (persisted with the session)
 }
 
 // queued is a message waiting for room in the inflight window.

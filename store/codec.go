@@ -178,6 +178,7 @@ func encodeSession(s *Session) []byte {
 		e.message(s.Will)
 		e.i(int64(s.WillDelay))
 	}
+	e.s(s.Username) // added later: absent in older records
 	return e.b
 }
 
@@ -198,6 +199,9 @@ func decodeSession(b []byte) (*Session, error) {
 	if d.flag() {
 		s.Will = d.message()
 		s.WillDelay = time.Duration(d.i())
+	}
+	if len(d.b) > 0 {
+		s.Username = d.s()
 	}
 	return s, d.done()
 }

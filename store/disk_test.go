@@ -54,7 +54,7 @@ func TestDiskRoundTrip(t *testing.T) {
 	will := &Message{Topic: "w", Payload: []byte("bye"), QoS: 1, Props: []byte{0}, Created: time.Unix(5, 0), Expiry: time.Unix(9, 0)}
 	s := &Session{ClientID: "c\x01é", Version: 5, Epoch: 3, Expiry: -1, DisconnectedAt: time.Unix(7, 0),
 		Subscriptions: []Subscription{{Filter: "a/#", QoS: 2, NoLocal: true, RetainAsPublished: true, RetainHandling: 2, ID: 9}},
-		Will:          will, WillDelay: time.Minute}
+		Will:          will, WillDelay: time.Minute, Username: "alice"}
 	must := func(err error) {
 		t.Helper()
 		if err != nil {

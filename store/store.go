@@ -43,6 +43,7 @@ type Session struct {
 	Subscriptions  []Subscription
 	Will           *Message      // a will waiting on its delay, nil if none
 	WillDelay      time.Duration // with Will: how long after DisconnectedAt it is published
+	Username       string        // of the last connection: queued messages are authorized for it
 
 	// Filled in by LoadSessions, ignored by SaveSession: the session's
 	// inbound QoS 2 packet ids (PUBREL pending) and a summary of its message

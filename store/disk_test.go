@@ -87,7 +87,7 @@ func TestDiskRoundTrip(t *testing.T) {
 		}
 	}
 	if got == nil || got.Epoch != 3 || got.Expiry != -1 || !got.DisconnectedAt.Equal(s.DisconnectedAt) ||
-		fmt.Sprint(got.Subscriptions) != fmt.Sprint(s.Subscriptions) || got.WillDelay != time.Minute ||
+		fmt.Sprint(got.Subscriptions) != fmt.Sprint(s.Subscriptions) || got.WillDelay != time.Minute || got.Username != "alice" ||
 		string(got.Will.Payload) != "bye" || !got.Will.Expiry.Equal(will.Expiry) {
 		t.Fatalf("session %+v", got)
 	}

@@ -40,6 +40,12 @@ type Config struct {
 	SourceAddrs    []string // local addresses to spread connections over (e.g. 127.0.0.2)
 	Drain          time.Duration
 	ClientIDPrefix string
+	// MaxOutstanding bounds, in a flood, the deliveries published but not
+	// yet received by the subscribers; publishers wait beyond it. It keeps a
+	// flood from filling socket buffers (which costs the generator CPU in
+	// partial writes and turns latency into queueing time). 0: 10,000;
+	// negative: no bound.
+	MaxOutstanding int
 }
 
 // Defaults fills zero fields.

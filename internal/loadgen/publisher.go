@@ -17,6 +17,7 @@ type publisher struct {
 	c      *mconn
 	window chan struct{} // QoS 1/2 slots
 	sent   atomic.Uint64 // PUBLISH packets written
+	flow   *flow         // nil: no bound on outstanding deliveries
 	acked  atomic.Uint64 // completed QoS 1/2 flows (or written, for QoS 0)
 	done   chan struct{} // the ack reader ended
 	err    error
@@ -106,9 +107,20 @@ func (p *publisher) run(ctx context.Context, start time.Time, per time.Duration)
 			}
 			pub.PacketID = id
 		}
+		if p.flow != nil && seq%64 == 0 && p.flow.over() {
+			if err := flush(); err != nil {
+				return err
+			}
+			if !p.flow.wait(ctx, p.done) {
+				break
+			}
+		}
 		stamp(payload, p.idx, seq, time.Now())
 		batch = pub.Append(batch, cfg.Version)
 		p.sent.Add(1)
+		if p.flow != nil {
+			p.flow.sent.Add(p.flow.copies)
+		}
 		if cfg.QoS == 0 {
 			p.acked.Add(1)
 		}
@@ -134,4 +146,41 @@ func (p *publisher) drain(timeout time.Duration) {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
+}
+
+// flow bounds the deliveries outstanding between all publishers and all
+// subscribers of a flood.
+type flow struct {
+	copies    uint64 // deliveries per published message
+	max       uint64
+	sent      atomic.Uint64 // deliveries owed: messages published x copies
+	delivered atomic.Uint64 // deliveries received
+	off       atomic.Bool   // stalled: no longer bounding
+}
+
+func (f *flow) over() bool {
+	return !f.off.Load() && f.sent.Load() > f.delivered.Load()+f.max
+}
+
+// wait blocks while too much is outstanding; false when the run or the
+// connection ended. When deliveries stop for a second (the broker dropped
+// messages, which never arrive), flow control turns itself off so the run
+// still ends. It polls: the generator's own pacing, not a test.
+func (f *flow) wait(ctx context.Context, done <-chan struct{}) bool {
+	last, since := f.delivered.Load(), time.Now()
+	for !f.off.Load() && f.sent.Load() > f.delivered.Load()+f.max/2 {
+		if d := f.delivered.Load(); d != last {
+			last, since = d, time.Now()
+		} else if time.Since(since) > time.Second {
+			f.off.Store(true)
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-done:
+			return false
+		case <-time.After(50 * time.Microsecond):
+		}
+	}
+	return true
 }

@@ -61,6 +61,7 @@ type runner struct {
 	pubs    []*publisher
 	subs    []*subscriber
 	srcNext int
+	flow    *flow // flood flow control, nil without
 }
 
 func (r *runner) src() string {
@@ -88,6 +89,17 @@ func (r *runner) setup(ctx context.Context) error {
 	case ScenarioSub:
 		nPub, nSub, filter = 0, cfg.Clients, cfg.TopicPrefix+"/#"
 	}
+	if cfg.Rate == 0 && nPub > 0 && nSub > 0 && cfg.MaxOutstanding >= 0 {
+		copies := uint64(1)
+		if cfg.Scenario == ScenarioFanOut {
+			copies = uint64(nSub)
+		}
+		max := uint64(cfg.MaxOutstanding)
+		if max == 0 {
+			max = 10000
+		}
+		r.flow = &flow{copies: copies, max: max}
+	}
 	for i := range nSub {
 		c, err := dial(ctx, cfg, fmt.Sprintf("%s-sub-%d", cfg.ClientIDPrefix, i), r.src())
 		if err != nil {
@@ -97,7 +109,7 @@ func (r *runner) setup(ctx context.Context) error {
 		if f == "" {
 			f = r.topic(i)
 		}
-		s := &subscriber{c: c, seen: map[uint32]*bitset{}, done: make(chan struct{})}
+		s := &subscriber{c: c, seen: map[uint32]*bitset{}, done: make(chan struct{}), flow: r.flow}
 		r.subs = append(r.subs, s)
 		if err := c.subscribe(f, cfg.QoS); err != nil {
 			return err
@@ -109,7 +121,7 @@ func (r *runner) setup(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("publisher %d: %w", i, err)
 		}
-		p := &publisher{cfg: cfg, idx: uint32(i), topic: r.topic(i), c: c,
+		p := &publisher{cfg: cfg, idx: uint32(i), topic: r.topic(i), c: c, flow: r.flow,
 			window: make(chan struct{}, cfg.Inflight), done: make(chan struct{})}
 		r.pubs = append(r.pubs, p)
 		go p.ackLoop()

@@ -19,6 +19,7 @@ type subscriber struct {
 	unique   uint64
 	dups     uint64
 	done     chan struct{}
+	flow     *flow // nil: no bound
 }
 
 type bitset struct{ words []uint64 }
@@ -77,6 +78,9 @@ func (s *subscriber) loop() {
 func (s *subscriber) record(p *packet.Publish) {
 	now := time.Now().UnixNano()
 	s.received.Add(1)
+	if s.flow != nil {
+		s.flow.delivered.Add(1)
+	}
 	idx, seq, sent, ok := unstamp(p.Payload)
 	if !ok {
 		return

@@ -40,16 +40,28 @@ func (s *subscriber) loop() {
 	defer close(s.done)
 	var pub packet.Publish
 	acks := make([]byte, 0, 4096)
+	batch := 0 // packets handled since the socket was last drained
 	for {
-		if s.c.r.Buffered() == 0 && len(acks) > 0 {
-			s.c.wmu.Lock()
-			_, err := s.c.nc.Write(acks)
-			s.c.wmu.Unlock()
-			if err != nil {
-				return
+		if s.c.r.Buffered() == 0 {
+			if len(acks) > 0 {
+				s.c.wmu.Lock()
+				_, err := s.c.nc.Write(acks)
+				s.c.wmu.Unlock()
+				if err != nil {
+					return
+				}
+				acks = acks[:0]
 			}
-			acks = acks[:0]
+			// In a flood, a broker that writes each message on its own makes
+			// every read return one or two: pausing briefly lets a batch
+			// build up, which costs the generator far fewer reads (and far
+			// less kernel time) at a latency cost under 100 µs.
+			if s.flow != nil && batch > 0 && batch < 8 {
+				time.Sleep(100 * time.Microsecond)
+			}
+			batch = 0
 		}
+		batch++
 		first, body, err := s.c.r.Read()
 		if err != nil {
 			return

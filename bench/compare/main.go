@@ -66,7 +66,7 @@ func main() {
 	}
 	scen = append(scen,
 		scenario{name: "p2p qos0 4KiB", args: []string{"-S", "p2p", "-c", "4", "-q", "0", "-s", "4096", "-d", d}},
-		scenario{name: "paced 8000/s qos1 p99", args: []string{"-S", "p2p", "-c", "4", "-q", "1", "-r", "8000", "-d", d}, paced: true})
+		scenario{name: "paced 8000/s qos1 p99 (µs)", args: []string{"-S", "p2p", "-c", "4", "-q", "1", "-r", "8000", "-d", d}, paced: true})
 	for _, n := range strings.Split(*idle, ",") {
 		c, err := strconv.Atoi(strings.TrimSpace(n))
 		check(err)
@@ -88,7 +88,7 @@ func main() {
 				r := bench(roost, b.port, s.args)
 				vals[i] = r.DeliveryRate
 				if s.paced {
-					vals[i] = float64(r.LatencyP99) / 1e6 // ms
+					vals[i] = float64(r.LatencyP99) / 1e3 // µs
 				}
 				notes[i] = fmt.Sprintf("%d/%d", r.Lost, r.Duplicates)
 			}

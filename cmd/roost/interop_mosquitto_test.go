@@ -61,8 +61,16 @@ func startRoost(t *testing.T, extra ...string) string {
 	addr := ln.Addr().String()
 	_, port, _ := net.SplitHostPort(addr)
 	ln.Close()
+	runServe(t, append([]string{"--listen", addr}, extra...), addr)
+	return port
+}
 
-	cmd := exec.Command(roostBin, append([]string{"serve", "--listen", addr}, extra...)...)
+// runServe runs `roost serve ARGS` in a temporary directory until the test
+// ends (SIGTERM, then a kill after 10 s) and waits until every address in
+// wait accepts TCP connections. It returns the process's stderr.
+func runServe(t *testing.T, args []string, wait ...string) *syncBuffer {
+	t.Helper()
+	cmd := exec.Command(roostBin, append([]string{"serve"}, args...)...)
 	cmd.Dir = t.TempDir()
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
@@ -91,21 +99,24 @@ func startRoost(t *testing.T, extra ...string) string {
 	deadline := time.Now().Add(10 * time.Second)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return port
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("roost not accepting on %s within 10 s: %v; stderr:\n%s", addr, err, stderr)
-		}
-		select {
-		case <-exited:
-			t.Fatalf("roost exited before listening; stderr:\n%s", stderr)
-		case <-tick.C:
+	for _, addr := range wait {
+		for {
+			c, err := net.DialTimeout("tcp", addr, time.Second)
+			if err == nil {
+				c.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("roost not accepting on %s within 10 s: %v; stderr:\n%s", addr, err, stderr)
+			}
+			select {
+			case <-exited:
+				t.Fatalf("roost exited before listening; stderr:\n%s", stderr)
+			case <-tick.C:
+			}
 		}
 	}
+	return stderr
 }
 
 // mosqMsgFormat makes mosquitto_sub print each message on its own line,

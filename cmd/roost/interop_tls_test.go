@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,53 +32,7 @@ func freeAddr(t *testing.T) string {
 // test ends and waits until every address in wait accepts TCP connections.
 func startRoostConfig(t *testing.T, config string, wait ...string) *syncBuffer {
 	t.Helper()
-	path := writeFile(t, "roost.yaml", config)
-	cmd := exec.Command(roostBin, "serve", "--config", path)
-	cmd.Dir = t.TempDir()
-	stderr := &syncBuffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-			t.Errorf("roost did not stop within 10 s of SIGTERM; stderr:\n%s", stderr)
-		}
-		if t.Failed() {
-			t.Logf("roost stderr:\n%s", stderr)
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for _, addr := range wait {
-		for {
-			c, err := net.DialTimeout("tcp", addr, time.Second)
-			if err == nil {
-				c.Close()
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("roost not accepting on %s within 10 s: %v; stderr:\n%s", addr, err, stderr)
-			}
-			select {
-			case <-exited:
-				t.Fatalf("roost exited before listening; stderr:\n%s", stderr)
-			case <-tick.C:
-			}
-		}
-	}
-	return stderr
+	return runServe(t, []string{"--config", writeFile(t, "roost.yaml", config)}, wait...)
 }
 
 // mosq runs a mosquitto client to completion and returns its output.

@@ -95,8 +95,6 @@ type Metrics struct {
 // qos&3 needs no bounds check).
 type qosCounters [4]atomic.Uint64
 
-func (q *qosCounters) total() uint64 { return q[0].Load() + q[1].Load() + q[2].Load() }
-
 // listenerTotals are the counters of a listener's connections that ended.
 type listenerTotals struct {
 	total    uint64

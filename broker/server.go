@@ -32,7 +32,6 @@ type serverStats struct {
 	msgsRouted   atomic.Uint64
 	authFailures atomic.Uint64
 	dropped      [numDropReasons]atomic.Uint64
-	closedIn     connStats // counters of connections that ended
 }
 
 // Server is an MQTT broker.
@@ -264,13 +263,6 @@ func (s *Server) connDone(c *conn) {
 	s.foldListenerLocked(c)
 	s.mu.Unlock()
 	s.stats.connected.Add(-1)
-	cs := &s.stats.closedIn
-	for q := range cs.msgsIn {
-		cs.msgsIn[q].Add(c.stats.msgsIn[q].Load())
-		cs.msgsOut[q].Add(c.stats.msgsOut[q].Load())
-	}
-	cs.bytesIn.Add(c.stats.bytesIn.Load())
-	cs.bytesOut.Add(c.stats.bytesOut.Load())
 	s.connWG.Done()
 }
 

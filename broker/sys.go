@@ -27,18 +27,21 @@ func (s *Server) Stats() Stats {
 	st := Stats{Version: Version, Uptime: s.clock.Now().Sub(s.started), ClientsConnected: s.stats.connected.Load(),
 		ClientsTotal: s.stats.connsTotal.Load(), Subscriptions: s.subs.Count(), Retained: s.retained.Len(),
 		AuthFailures: s.stats.authFailures.Load(), Dropped: map[string]uint64{}}
-	cs := &s.stats.closedIn
-	st.MessagesIn, st.MessagesOut = cs.msgsIn.total(), cs.msgsOut.total()
-	st.BytesIn, st.BytesOut = cs.bytesIn.Load(), cs.bytesOut.Load()
+	var all ConnCounters // ended connections (per listener) plus live ones
 	s.mu.Lock()
 	st.Sessions = len(s.sessions)
+	for _, lt := range s.byListener {
+		all.add(lt.counters)
+	}
 	for c := range s.conns {
-		st.MessagesIn += c.stats.msgsIn.total()
-		st.MessagesOut += c.stats.msgsOut.total()
-		st.BytesIn += c.stats.bytesIn.Load()
-		st.BytesOut += c.stats.bytesOut.Load()
+		all.add(c.stats.snapshot())
 	}
 	s.mu.Unlock()
+	for q := range 3 {
+		st.MessagesIn += all.MessagesIn[q]
+		st.MessagesOut += all.MessagesOut[q]
+	}
+	st.BytesIn, st.BytesOut = all.BytesIn, all.BytesOut
 	for i := range s.stats.dropped {
 		st.Dropped[DropReason(i).String()] = s.stats.dropped[i].Load()
 	}

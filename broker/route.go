@@ -7,6 +7,7 @@ import (
 
 // routeScratch is a reader's reusable buffers for matching.
 type routeScratch struct {
+	ids    []uint32 // subscription identifiers of the targets, reused per route
 	subs   []topic.Sub[*session]
 	groups []topic.SharedMatch[*session]
 	merged map[*session]int // session -> index in targets
@@ -234,6 +235,7 @@ func (s *Server) deliverTo(from *conn, ss *session, m *message, qos byte, retain
 // [MQTT-3.3.4-2] [MQTT-3.3.4-3] (3.1.1: [MQTT-3.3.5-1])
 func (sc *routeScratch) merge(m *message) []target {
 	sc.target = sc.target[:0]
+	sc.ids = sc.ids[:0]
 	if len(sc.subs) > 1 {
 		if sc.merged == nil {
 			sc.merged = make(map[*session]int)
@@ -256,7 +258,11 @@ func (sc *routeScratch) merge(m *message) []target {
 			}
 			t := target{s: sub.Key, qos: qos, retain: retain}
 			if sub.Opts.ID != 0 {
-				t.subIDs = []uint32{sub.Opts.ID}
+				// A one-element window of the reused arena: no allocation per
+				// delivery; a second identifier (overlap) makes append copy it.
+				n := len(sc.ids)
+				sc.ids = append(sc.ids, sub.Opts.ID)
+				t.subIDs = sc.ids[n : n+1 : n+1]
 			}
 			sc.target = append(sc.target, t)
 			continue

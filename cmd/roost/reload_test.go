@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -48,26 +47,8 @@ func TestReload(t *testing.T) {
 	}
 	write([]string{addrA}, "info", "", 0)
 
-	cmd := exec.Command(roostBin, "serve", "--config", cfg)
-	stderr := &syncBuffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	var exitCode int
-	go func() {
-		exitCode, _ = waitExit(cmd, time.Hour)
-		close(exited)
-	}()
-	defer func() {
-		select {
-		case <-exited:
-		default:
-			cmd.Process.Kill()
-			<-exited
-		}
-	}()
+	p := startProc(t, "serve", "--config", cfg)
+	cmd, stderr, exited := p.cmd, p.stderr, p.exited
 	waitUntil := func(what string, cond func() bool) {
 		t.Helper()
 		deadline := time.Now().Add(15 * time.Second)
@@ -164,8 +145,8 @@ func TestReload(t *testing.T) {
 	}
 	select {
 	case <-exited:
-		if exitCode != 0 {
-			t.Errorf("exit code %d; stderr:\n%s", exitCode, stderr)
+		if p.code != 0 {
+			t.Errorf("exit code %d; stderr:\n%s", p.code, stderr)
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatalf("roost did not exit; stderr:\n%s", stderr)

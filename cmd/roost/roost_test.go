@@ -189,32 +189,47 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// proc is a roost process started by a test; code is valid once exited is
+// closed.
+type proc struct {
+	cmd    *exec.Cmd
+	stderr *syncBuffer
+	exited chan struct{}
+	code   int
+}
+
+// startProc starts roost with args; the process is killed when the test
+// ends if it is still running.
+func startProc(t *testing.T, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(roostBin, args...), stderr: &syncBuffer{}, exited: make(chan struct{})}
+	p.cmd.Stderr = p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.code, _ = waitExit(p.cmd, time.Hour)
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.exited:
+		default:
+			_ = p.cmd.Process.Kill()
+			<-p.exited
+		}
+	})
+	return p
+}
+
 // TestServeSignals starts roost on a free loopback port, waits until a TCP
 // connect succeeds, sends a signal and expects a clean exit within 10 s.
 func TestServeSignals(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-			cmd := exec.Command(roostBin, "serve", "--listen", addr)
-			stderr := &syncBuffer{}
-			cmd.Stderr = stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			exited := make(chan struct{})
-			var code int
-			go func() {
-				code, _ = waitExit(cmd, time.Hour)
-				close(exited)
-			}()
-			defer func() {
-				select {
-				case <-exited:
-				default:
-					cmd.Process.Kill()
-					<-exited
-				}
-			}()
+			p := startProc(t, "serve", "--listen", addr)
+			cmd, stderr, exited := p.cmd, p.stderr, p.exited
 
 			// Poll with a deadline until the broker accepts connections.
 			deadline := time.Now().Add(10 * time.Second)
@@ -231,7 +246,7 @@ func TestServeSignals(t *testing.T) {
 				}
 				select {
 				case <-exited:
-					t.Fatalf("roost exited with %d before listening; stderr:\n%s", code, stderr)
+					t.Fatalf("roost exited with %d before listening; stderr:\n%s", p.code, stderr)
 				case <-tick.C:
 				}
 			}
@@ -244,8 +259,8 @@ func TestServeSignals(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatalf("roost did not exit within 10 s of %v; stderr:\n%s", sig, stderr)
 			}
-			if code != 0 {
-				t.Errorf("exit code %d after %v, want 0; stderr:\n%s", code, sig, stderr)
+			if p.code != 0 {
+				t.Errorf("exit code %d after %v, want 0; stderr:\n%s", p.code, sig, stderr)
 			}
 			out := stderr.String()
 			for _, want := range []string{

@@ -133,27 +133,42 @@ func (r *Retained[V]) Delete(topic string) bool {
 // fn runs with the index read-locked: it must not call Set or Delete on
 // the same Retained (that would deadlock), and should be quick.
 func (r *Retained[V]) Match(filter string, fn func(topic string, v V) bool) {
+	r.walk(filter, fn)
+}
+
+// walk is Match, returning the number of trie nodes it reached: the cost
+// of the match, which tests compare with the number of matches
+// (retained_bench_test.go).
+func (r *Retained[V]) walk(filter string, fn func(string, V) bool) (visited int) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	r.root.match(filter, true, fn)
+	w := walker[V]{fn: fn}
+	w.match(&r.root, filter, true)
+	return w.visited
+}
+
+// walker carries one match through the trie.
+type walker[V any] struct {
+	fn      func(string, V) bool
+	visited int // nodes reached below the root: every node the walk touches counts
 }
 
 // match visits the children of n that match the levels of filter and
 // reports whether to continue.
-func (n *rnode[V]) match(filter string, first bool, fn func(string, V) bool) bool {
+func (w *walker[V]) match(n *rnode[V], filter string, first bool) bool {
 	level, rest, last := nextLevel(filter)
 	switch level {
 	case "#":
 		// '#' matches n itself (the parent level, [MQTT-4.7.1-2]) and
 		// everything below it.
-		if n.has && !fn(n.topic, n.value) {
+		if n.has && !w.fn(n.topic, n.value) {
 			return false
 		}
 		for _, c := range n.children {
 			if first && strings.HasPrefix(c.level, "$") {
 				continue // [MQTT-4.7.2-1]
 			}
-			if !c.all(fn) {
+			if !w.all(c) {
 				return false
 			}
 		}
@@ -163,37 +178,39 @@ func (n *rnode[V]) match(filter string, first bool, fn func(string, V) bool) boo
 			if first && strings.HasPrefix(c.level, "$") {
 				continue // [MQTT-4.7.2-1]
 			}
-			if !c.visit(rest, last, fn) {
+			if !w.visit(c, rest, last) {
 				return false
 			}
 		}
 		return true
 	default:
 		if c := n.children[level]; c != nil {
-			return c.visit(rest, last, fn)
+			return w.visit(c, rest, last)
 		}
 		return true
 	}
 }
 
 // visit handles a child matched by one filter level.
-func (c *rnode[V]) visit(rest string, last bool, fn func(string, V) bool) bool {
+func (w *walker[V]) visit(c *rnode[V], rest string, last bool) bool {
+	w.visited++
 	if !last {
-		return c.match(rest, false, fn)
+		return w.match(c, rest, false)
 	}
 	if c.has {
-		return fn(c.topic, c.value)
+		return w.fn(c.topic, c.value)
 	}
 	return true
 }
 
 // all calls fn for every message at or below n.
-func (n *rnode[V]) all(fn func(string, V) bool) bool {
-	if n.has && !fn(n.topic, n.value) {
+func (w *walker[V]) all(n *rnode[V]) bool {
+	w.visited++
+	if n.has && !w.fn(n.topic, n.value) {
 		return false
 	}
 	for _, c := range n.children {
-		if !c.all(fn) {
+		if !w.all(c) {
 			return false
 		}
 	}

@@ -1,14 +1,19 @@
 package topic
 
 import (
+	"math/rand/v2"
 	"strconv"
 	"sync"
 	"testing"
 )
 
 // A million retained messages: site/<s>/dev/<d>/temp for 100 sites of
-// 10,000 devices each. Built once per test binary, because building takes
-// seconds and several hundred megabytes.
+// 10,000 devices each, set in a fixed shuffled order, as a broker gets them
+// from devices publishing side by side (or from a store's map): the trie's
+// nodes then lie scattered in memory, which a walk pays for in cache
+// misses; set in order, the 10,000-match walk is several times faster.
+// Built once per test binary, because building takes seconds and several
+// hundred megabytes.
 const (
 	millionSites   = 100
 	millionDevices = 10_000
@@ -22,12 +27,32 @@ var (
 func millionRetained(tb testing.TB) *Retained[int] {
 	tb.Helper()
 	millionOnce.Do(func() {
-		million = deviceTopics(0, millionSites, millionDevices)
+		order := make([]int32, millionSites*millionDevices)
+		for i := range order {
+			order[i] = int32(i)
+		}
+		rng := rand.New(rand.NewPCG(1, 2))
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		million = NewRetained[int]()
+		buf := make([]byte, 0, 64)
+		for _, i := range order {
+			s, d := int(i)/millionDevices, int(i)%millionDevices
+			million.Set(string(deviceTopic(buf[:0], s, d)), int(i))
+		}
 	})
 	if n := million.Len(); n != millionSites*millionDevices {
 		tb.Fatalf("Len = %d, want %d", n, millionSites*millionDevices)
 	}
 	return million
+}
+
+// deviceTopic appends site/<s>/dev/<d>/temp to buf.
+func deviceTopic(buf []byte, s, d int) []byte {
+	buf = append(buf, "site/"...)
+	buf = strconv.AppendInt(buf, int64(s), 10)
+	buf = append(buf, "/dev/"...)
+	buf = strconv.AppendInt(buf, int64(d), 10)
+	return append(buf, "/temp"...)
 }
 
 // deviceTopics retains site/<s>/dev/<d>/temp for s in [from, to) and d in
@@ -42,12 +67,7 @@ func addDeviceTopics(r *Retained[int], from, to, devices int) {
 	buf := make([]byte, 0, 64)
 	for s := from; s < to; s++ {
 		for d := range devices {
-			buf = append(buf[:0], "site/"...)
-			buf = strconv.AppendInt(buf, int64(s), 10)
-			buf = append(buf, "/dev/"...)
-			buf = strconv.AppendInt(buf, int64(d), 10)
-			buf = append(buf, "/temp"...)
-			r.Set(string(buf), s*devices+d) // Set keeps its own copy of the name
+			r.Set(string(deviceTopic(buf[:0], s, d)), s*devices+d)
 		}
 	}
 }

@@ -62,7 +62,7 @@ func (c *conn) authFailed(err error) error {
 
 // authConnect runs the enhanced authentication exchange of a CONNECT on the
 // reader goroutine, before the session is claimed and under the connect
-// deadline run set. On success c.authMethod and c.authData are set for
+// deadline run set. On success c.auth is set for
 // CONNACK. [MQTT-4.12.0-2] [MQTT-4.12.0-4] [MQTT-4.12.0-5]
 func (c *conn) authConnect(r *packet.Reader, p *packet.Connect) error {
 	// Reading AUTH packets reuses the reader's buffer, which p points into.
@@ -83,7 +83,7 @@ func (c *conn) authConnect(r *packet.Reader, p *packet.Connect) error {
 			return c.authFailed(err)
 		}
 		if done {
-			c.authMethod, c.authData = method, out
+			c.auth = &connAuth{method: method, data: out}
 			return nil
 		}
 		c.sendAuth(packet.ContinueAuthentication, method, out) // [MQTT-4.12.0-2]
@@ -134,41 +134,41 @@ func (c *conn) sendAuth(code packet.ReasonCode, method string, data []byte) {
 // failure returns an error whose code goes in the DISCONNECT before close.
 // [MQTT-4.12.0-7] [MQTT-4.12.1-1] [MQTT-4.12.1-2]
 func (c *conn) handleAuth(a *packet.Auth) error {
-	if c.authMethod == "" {
+	if c.auth == nil {
 		return errNoAuth // [MQTT-4.12.0-6] [MQTT-4.12.0-7]
 	}
-	if !a.Properties.Has(packet.PropAuthMethod) || string(a.Properties.AuthMethod) != c.authMethod {
+	if !a.Properties.Has(packet.PropAuthMethod) || string(a.Properties.AuthMethod) != c.auth.method {
 		return errAuthMethod // [MQTT-4.12.0-5] [MQTT-4.12.1-1]
 	}
 	data := bytes.Clone(a.Properties.AuthData)
 	switch {
-	case a.ReasonCode == packet.ReAuthenticate && c.reauth == nil:
+	case a.ReasonCode == packet.ReAuthenticate && c.auth.reauth == nil:
 		info := &ConnectInfo{ClientID: c.clientID, Username: c.username, Version: c.version,
-			RemoteAddr: c.nc.RemoteAddr(), Listener: c.listener, AuthMethod: c.authMethod}
-		ea := c.enhancedAuth(c.authMethod)
+			RemoteAddr: c.nc.RemoteAddr(), Listener: c.listener, AuthMethod: c.auth.method}
+		ea := c.enhancedAuth(c.auth.method)
 		if ea == nil {
 			return c.authFailed(packet.BadAuthenticationMethod)
 		}
-		ex, err := ea.Start(c.authMethod, data, info, true)
+		ex, err := ea.Start(c.auth.method, data, info, true)
 		if err != nil {
 			return c.authFailed(err)
 		}
-		c.reauth = ex
-	case a.ReasonCode == packet.ContinueAuthentication && c.reauth != nil:
+		c.auth.reauth = ex
+	case a.ReasonCode == packet.ContinueAuthentication && c.auth.reauth != nil:
 	default:
 		// 0x19 during an exchange, 0x18 outside one, 0x00 from the client.
 		return errAuthSequence
 	}
-	out, done, err := c.reauth.Step(data)
+	out, done, err := c.auth.reauth.Step(data)
 	if err != nil {
-		c.reauth = nil
+		c.auth.reauth = nil
 		return c.authFailed(err)
 	}
 	if done {
-		c.reauth = nil
-		c.sendAuth(packet.Success, c.authMethod, out)
+		c.auth.reauth = nil
+		c.sendAuth(packet.Success, c.auth.method, out)
 		return nil
 	}
-	c.sendAuth(packet.ContinueAuthentication, c.authMethod, out) // [MQTT-4.12.0-2]
+	c.sendAuth(packet.ContinueAuthentication, c.auth.method, out) // [MQTT-4.12.0-2]
 	return nil
 }

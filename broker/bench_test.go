@@ -158,7 +158,7 @@ func benchRouteInternal(b *testing.B, nsubs int) {
 	drain := func() {
 		for _, c := range subs {
 			buf, _ := c.out.take()
-			c.out.done(buf)
+			c.out.done(buf, 0)
 		}
 		from.flushWakes()
 	}

@@ -3,11 +3,11 @@ package broker
 import (
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/roostmq/roost/packet"
@@ -23,7 +23,9 @@ type connStats struct {
 
 // conn is one network connection. Two goroutines: the reader (serve) decodes
 // and handles packets and routes publishes; the writer (writeLoop) owns the
-// socket's write side.
+// socket's write side. A hibernating connection (hibernate.go) has neither
+// until there is work. Fields used by few connections live behind pointers,
+// allocated when needed: an idle connection costs its size in memory.
 type conn struct {
 	srv      *Server
 	nc       net.Conn
@@ -31,73 +33,131 @@ type conn struct {
 	out      outbound
 	wg       sync.WaitGroup
 	stats    connStats
-	log      *slog.Logger
 
 	// Set during CONNECT, then read-only (reader only until then).
-	version    packet.Version
-	clientID   string
-	username   string
-	keepAlive  uint16
-	sess       *session
-	maxOut     int    // client's Maximum Packet Size, 0: protocol maximum
-	aliasMax   uint16 // client's Topic Alias Maximum
-	problemOff bool   // client sent Request Problem Information 0
+	clientID string
+	username string
+	sess     *session
+	maxOut   int // client's Maximum Packet Size, 0: protocol maximum
 
 	// Reader only.
 	inAliases  map[uint16]string // topic aliases the client set
 	outAliases map[string]uint16 // guarded by out.mu: topic aliases Roost set
 	will       *willMsg
-	wake       []*conn // writers to wake after this read batch
-	matchBuf   routeScratch
-	disconnect bool         // a DISCONNECT arrived
-	storeErr   error        // the store failed while handling the current packet
-	authMethod string       // enhanced Authentication Method from CONNECT, "" if none
-	authData   []byte       // during CONNECT only: final Authentication Data for CONNACK
-	reauth     AuthExchange // a re-authentication in progress, nil if none
+	wake       []*conn       // writers to wake after this read batch
+	scratch    *routeScratch // routing buffers, reused; dropped on hibernation
+	storeErr   error         // the store failed while handling the current packet
+	auth       *connAuth     // enhanced authentication, nil if none
 
+	failErr   atomic.Pointer[error]
+	closeOnce sync.Once
 	// needSync: a store write that a packet queued for this connection
 	// depends on has not been synced yet; the writer syncs before writing.
-	needSync  atomic.Bool
-	kicked    atomic.Bool // kick ran: the connection is being closed by the server
-	accepted  atomic.Bool // CONNACK queued: other goroutines may read the CONNECT fields
-	closeOnce sync.Once
-	failErr   atomic.Pointer[error]
+	needSync atomic.Bool
+	kicked   atomic.Bool // kick ran: the connection is being closed by the server
+	accepted atomic.Bool // CONNACK queued: other goroutines may read the CONNECT fields
+
+	version    packet.Version // set during CONNECT
+	problemOff bool           // set during CONNECT: client sent Request Problem Information 0
+	disconnect bool           // reader only: a DISCONNECT arrived
+	keepAlive  uint16         // set during CONNECT
+	aliasMax   uint16         // set during CONNECT: client's Topic Alias Maximum
+
 	connGuard // publish rate, listener count, credential expiry (ratelimit.go)
+
+	// Hibernation (hibernate.go). rd belongs to whichever goroutine is the
+	// reader; a hibernating connection has none.
+	rd         *packet.Reader
+	raw        syscall.RawConn // the socket, when the connection may hibernate
+	kaDeadline atomic.Int64    // keep-alive deadline of the current read, Unix nanoseconds; 0: none
+	lastIn     atomic.Uint32   // hibernation tick of the reader's last batch
+	hib        atomic.Int32    // hibAwake, hibRequested or hibParked
+	parkFD     int32           // guarded by hibernator.mu: the socket while parked
+}
+
+// connAuth is a connection's MQTT 5 enhanced authentication state. Reader
+// only.
+type connAuth struct {
+	method string       // Authentication Method from CONNECT
+	data   []byte       // during CONNECT only: final Authentication Data for CONNACK
+	reauth AuthExchange // a re-authentication in progress, nil if none
+}
+
+// readDeadline is the keep-alive deadline of the current read; zero: none.
+func (c *conn) readDeadline() time.Time {
+	if d := c.kaDeadline.Load(); d != 0 {
+		return time.Unix(0, d)
+	}
+	return time.Time{}
 }
 
 func (s *Server) newConn(nc net.Conn, listener string) *conn {
-	c := &conn{srv: s, nc: nc, listener: listener, log: s.log}
+	c := &conn{srv: s, nc: nc, listener: listener}
 	c.out.notify = make(chan struct{}, 1)
+	c.out.start = c.startWriter
+	c.raw = s.hib.rawConn(nc)
 	return c
 }
 
-// fail records the first error and closes the socket, which stops both
-// goroutines.
-func (c *conn) fail(err error) {
-	c.failErr.CompareAndSwap(nil, &err)
-	c.closeOnce.Do(func() { _ = c.nc.Close() })
+// startWriter starts a writer goroutine; outbound calls it under its mu.
+func (c *conn) startWriter() {
+	c.wg.Add(1)
+	go c.writeLoop()
 }
 
-// serve runs the reader for the connection's whole life.
+// fail records the first error and closes the socket, which stops both
+// goroutines (and wakes a hibernating reader to see it).
+func (c *conn) fail(err error) {
+	c.failErr.CompareAndSwap(nil, &err)
+	c.closeOnce.Do(func() {
+		_ = c.nc.Close()
+		c.wakeReader()
+	})
+}
+
+// serve runs the reader from CONNECT on; a writer goroutine runs beside it.
 func (c *conn) serve() {
-	defer c.srv.connDone(c)
+	c.out.mu.Lock()
+	c.out.running = true
+	c.startWriter()
+	c.out.mu.Unlock()
+	c.reader(false)
+}
+
+// reader runs the read side until the connection ends or hibernates; a
+// hibernating connection's reader is started again with resumed set.
+func (c *conn) reader(resumed bool) {
+	parked := false
+	defer func() {
+		if !parked {
+			c.srv.connDone(c)
+		}
+	}()
 	defer func() {
 		if r := recover(); r != nil {
-			c.log.Error("connection handler panicked; closing only this connection",
+			c.srv.log.Error("connection handler panicked; closing only this connection",
 				"client", c.clientID, "remote", c.nc.RemoteAddr().String(), "panic", r, "stack", string(debug.Stack()))
 			c.fail(errors.New("internal error"))
 		}
 	}()
-	c.wg.Add(1)
-	go c.writeLoop()
-	err := c.run()
+	var err error
+	if resumed {
+		err = c.readLoop(true)
+	} else {
+		err = c.run()
+	}
+	if err == errHibernated {
+		parked = true
+		return
+	}
 	c.finish(err)
 }
 
 // run reads CONNECT, then every following packet, until an error.
 func (c *conn) run() error {
 	lim := c.srv.limits()
-	r := packet.NewReader(c.nc, 512, lim.MaxPacketSize)
+	c.rd = packet.NewReader(c.nc, 512, lim.MaxPacketSize)
+	r := c.rd
 	_ = c.nc.SetReadDeadline(time.Now().Add(lim.ConnectTimeout))
 	first, body, err := r.Read()
 	if err != nil {
@@ -109,28 +169,54 @@ func (c *conn) run() error {
 	if err := c.handleConnect(r, first, body); err != nil {
 		return err
 	}
-	return c.readLoop(r)
+	return c.readLoop(false)
 }
 
-func (c *conn) readLoop(r *packet.Reader) error {
+// readLoop reads and handles packets after CONNECT. resumed: the connection
+// was hibernating, and its keep-alive deadline runs on from before.
+func (c *conn) readLoop(resumed bool) error {
+	r := c.rd
 	var deadline time.Duration
 	if c.keepAlive > 0 {
 		deadline = time.Duration(c.keepAlive) * 1500 * time.Millisecond // [MQTT-3.1.2-24] (5.0: [MQTT-3.1.2-22])
-	} else {
+	} else if !resumed {
 		_ = c.nc.SetReadDeadline(time.Time{})
 	}
+	h := c.srv.hib
 	var pub packet.Publish
 	for {
 		if r.Buffered() == 0 {
 			c.flushWakes()
-			if deadline > 0 {
-				_ = c.nc.SetReadDeadline(time.Now().Add(deadline))
+			if resumed {
+				resumed = false
+				_ = c.nc.SetReadDeadline(c.readDeadline())
+			} else if deadline > 0 {
+				d := time.Now().Add(deadline)
+				c.kaDeadline.Store(d.UnixNano())
+				_ = c.nc.SetReadDeadline(d)
+			}
+			if h != nil {
+				c.lastIn.Store(h.tick.Load())
+				// A request to hibernate that raced with this batch is
+				// withdrawn; the sweeper asks again if the client stays idle.
+				c.hib.CompareAndSwap(hibRequested, hibAwake)
 			}
 		}
 		first, body, err := r.Read()
 		if err != nil {
-			if ne, ok := err.(net.Error); ok && ne.Timeout() && deadline > 0 {
-				return packet.KeepAliveTimeout
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				if deadline > 0 && !time.Now().Before(c.readDeadline()) {
+					return packet.KeepAliveTimeout
+				}
+				if h != nil {
+					if c.hibernate() {
+						return errHibernated
+					}
+					// The timeout was the sweeper's request, withdrawn or
+					// refused: the keep-alive deadline stands.
+					_ = c.nc.SetReadDeadline(c.readDeadline())
+					continue
+				}
 			}
 			return err
 		}
@@ -171,7 +257,7 @@ func (c *conn) finish(err error) {
 		c.sendPacket(&packet.Disconnect{ReasonCode: code})
 	}
 	if err != nil && !errors.Is(err, io.EOF) && !isNetErr(err) {
-		c.log.Debug("closing connection", "client", c.clientID, "remote", c.nc.RemoteAddr().String(), "err", err)
+		c.srv.log.Debug("closing connection", "client", c.clientID, "remote", c.nc.RemoteAddr().String(), "err", err)
 	}
 	c.out.closeQueue()
 	c.wg.Wait()
@@ -215,6 +301,7 @@ func (c *conn) kick(code packet.ReasonCode) {
 	// Closing the read side stops the reader; the writer drains what is queued.
 	if tc, ok := c.nc.(interface{ CloseRead() error }); ok {
 		_ = tc.CloseRead()
+		c.wakeReader()
 	} else {
 		c.fail(code)
 	}

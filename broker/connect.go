@@ -129,7 +129,9 @@ func (c *conn) checkConnect(r *packet.Reader, p *packet.Connect) error {
 				return err
 			}
 		}
-		c.expiresAt = info.Expiry
+		if !info.Expiry.IsZero() {
+			c.expiresAt = info.Expiry.UnixNano()
+		}
 	}
 	if err := s.checkTakeover(id, string(p.Username)); err != nil {
 		return err
@@ -187,7 +189,6 @@ func (c *conn) accept(p *packet.Connect) error {
 	c.sess.owner = c.username
 	c.sess.mu.Unlock()
 	c.startExpiry(c.expiresAt)
-	c.log = c.log.With("client", c.clientID)
 	if h := s.opts.Hooks.OnConnect; h != nil {
 		h(c.clientID, c.version, c.nc.RemoteAddr())
 	}
@@ -241,15 +242,15 @@ func (c *conn) setConnackProps(ack *packet.Connack, assigned bool) {
 	pr.Set(packet.PropMaximumPacketSize)
 	pr.TopicAliasMaximum = s.opts.Limits.MaxTopicAliases
 	pr.Set(packet.PropTopicAliasMaximum)
-	if c.authMethod != "" {
+	if c.auth != nil {
 		// [MQTT-4.12.0-5] a successful CONNACK repeats the CONNECT's method.
-		pr.AuthMethod = []byte(c.authMethod)
+		pr.AuthMethod = []byte(c.auth.method)
 		pr.Set(packet.PropAuthMethod)
-		if c.authData != nil {
-			pr.AuthData = c.authData
+		if c.auth.data != nil {
+			pr.AuthData = c.auth.data
 			pr.Set(packet.PropAuthData)
 		}
-		c.authData = nil
+		c.auth.data = nil
 	}
 	if s.opts.Retain.Disabled {
 		pr.RetainAvailable = 0

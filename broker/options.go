@@ -26,6 +26,13 @@ type Options struct {
 	// them off.
 	SysInterval time.Duration
 
+	// HibernateAfter is how long a connection may be idle (nothing read, or
+	// for its writer nothing written) before it gives up its goroutines and
+	// read buffer; it wakes again when the client sends or a message is
+	// queued for it. Plain TCP and Unix socket connections on Linux; 0
+	// turns it off. Read at start.
+	HibernateAfter time.Duration
+
 	// ResponseTopicPrefix is returned, followed by the client id, as
 	// Response Information in CONNACK to a 5.0 client that asks for it
 	// (Request Response Information 1): a topic prefix the client may use
@@ -145,6 +152,7 @@ func DefaultOptions() Options {
 		},
 		Sessions:            Sessions{MaxExpiry: 7 * 24 * time.Hour},
 		SysInterval:         10 * time.Second,
+		HibernateAfter:      5 * time.Second,
 		ResponseTopicPrefix: "roost/response/",
 	}
 }
@@ -160,6 +168,7 @@ func (o *Options) Validate() error {
 	}
 	check(l.MaxPacketSize < 64 || l.MaxPacketSize > 268435460, "limits.max_packet_size %d: must be between 64 and 268435460", l.MaxPacketSize)
 	check(l.ReceiveMaximum == 0, "limits.receive_maximum must be at least 1")
+	check(o.HibernateAfter < 0, "hibernate_after %v: must not be negative", o.HibernateAfter)
 	check(l.MaxInflight == 0, "limits.max_inflight must be at least 1")
 	check(l.MaxQueuedMessages < 0 || l.MaxQueuedBytes < 0, "limits: queue bounds must not be negative")
 	check(l.MaxPendingBytes < 1024, "limits.max_pending_bytes %d: must be at least 1024", l.MaxPendingBytes)

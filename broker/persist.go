@@ -179,7 +179,7 @@ func (ss *session) hasSharedLocked() bool {
 func (ss *session) restoreLocked(st *store.Session, now time.Time) {
 	ss.seq = st.LastSeq
 	for _, id := range st.Inbound {
-		ss.inbound[id] = struct{}{}
+		ss.addInboundLocked(id)
 	}
 	if ss.srv.durable {
 		ss.onDisk = true

@@ -26,11 +26,10 @@ type guards struct {
 
 // connGuard is a connection's admission state.
 type connGuard struct {
-	lnCounted   bool      // reader only, then finish: counted in guards.lnConns
-	pubMsgs     bucket    // reader only
-	pubBytes    bucket    // reader only
-	expiryTimer Timer     // set in accept, stopped by finish
-	expiresAt   time.Time // reader only: from ConnectInfo.Expiry
+	lnCounted   bool       // reader only, then finish: counted in guards.lnConns
+	rate        *[2]bucket // reader only: publish messages and bytes, when limited
+	expiryTimer Timer      // set in accept, stopped by finish
+	expiresAt   int64      // reader only: from ConnectInfo.Expiry, Unix nanoseconds; 0: none
 }
 
 // bucket is a token bucket holding at most one second's worth of tokens.
@@ -137,10 +136,13 @@ func (c *conn) checkPublishRate(size int) error {
 		return nil
 	}
 	now := c.srv.clock.Now()
-	ok := lim.PublishRate <= 0 || c.pubMsgs.take(now, float64(lim.PublishRate), 1)
+	if c.rate == nil {
+		c.rate = new([2]bucket)
+	}
+	ok := lim.PublishRate <= 0 || c.rate[0].take(now, float64(lim.PublishRate), 1)
 	if ok && lim.PublishBytesRate > 0 {
 		// A message larger than a second's worth passes on a full bucket.
-		ok = c.pubBytes.take(now, float64(lim.PublishBytesRate), float64(min(size, lim.PublishBytesRate)))
+		ok = c.rate[1].take(now, float64(lim.PublishBytesRate), float64(min(size, lim.PublishBytesRate)))
 	}
 	if ok {
 		return nil
@@ -184,11 +186,11 @@ func (s *Server) checkTakeover(clientID, username string) error {
 }
 
 // startExpiry disconnects the client when its credentials expire.
-func (c *conn) startExpiry(at time.Time) {
-	if at.IsZero() {
+func (c *conn) startExpiry(at int64) {
+	if at == 0 {
 		return
 	}
-	d := at.Sub(c.srv.clock.Now())
+	d := time.Unix(0, at).Sub(c.srv.clock.Now())
 	c.expiryTimer = c.srv.clock.AfterFunc(max(d, 0), func() {
 		c.srv.log.Info("credentials expired; disconnecting", "client", c.clientID)
 		c.kick(errExpired.Code)

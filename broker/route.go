@@ -117,7 +117,7 @@ func (c *conn) publishQoS2(p *packet.Publish, name string, code packet.ReasonCod
 			ss.mu.Unlock()
 			return errRecvMax // [MQTT-3.3.4-9]
 		}
-		ss.inbound[p.PacketID] = struct{}{}
+		ss.addInboundLocked(p.PacketID)
 		if ss.persistLocked() {
 			// Durable before PUBREC: a resend after a crash is still known.
 			if err := c.srv.store.AddInbound(ss.id, p.PacketID); err != nil {
@@ -158,7 +158,10 @@ func (s *Server) route(from *conn, m *message) int {
 	}
 	var sc *routeScratch
 	if from != nil {
-		sc = &from.matchBuf
+		if from.scratch == nil {
+			from.scratch = &routeScratch{}
+		}
+		sc = from.scratch
 		m.sender = from.sess
 	} else {
 		sc = &routeScratch{}

@@ -59,6 +59,7 @@ type Server struct {
 	connWG     sync.WaitGroup
 	done       chan struct{}
 	bgWG       sync.WaitGroup
+	hib        *hibernator // nil: connections do not hibernate
 }
 
 // New returns a Server for opts, loading retained messages and sessions from
@@ -90,6 +91,7 @@ func New(opts Options) (*Server, error) {
 	if err := s.load(); err != nil {
 		return nil, err
 	}
+	s.hib = newHibernator(s, opts.HibernateAfter)
 	if opts.SysInterval > 0 {
 		s.bgWG.Add(1)
 		go s.sysLoop()
@@ -124,7 +126,7 @@ func (s *Server) load() error {
 		for _, sub := range st.Subscriptions {
 			o := topic.Options{QoS: sub.QoS, NoLocal: sub.NoLocal, RetainAsPublished: sub.RetainAsPublished,
 				RetainHandling: sub.RetainHandling, ID: sub.ID}
-			ss.subs[sub.Filter] = o
+			ss.setSubLocked(sub.Filter, o)
 			s.subs.Subscribe(ss, sub.Filter, o)
 		}
 		s.sessions[st.ClientID] = ss

@@ -62,7 +62,24 @@ type outMsg struct {
 }
 
 func newSession(s *Server, id string) *session {
-	return &session{srv: s, id: id, subs: map[string]topic.Options{}, inbound: map[uint16]struct{}{}}
+	return &session{srv: s, id: id}
+}
+
+// setSubLocked records a subscription; the map is made on first use, so a
+// session without subscriptions keeps none.
+func (ss *session) setSubLocked(filter string, o topic.Options) {
+	if ss.subs == nil {
+		ss.subs = map[string]topic.Options{}
+	}
+	ss.subs[filter] = o
+}
+
+// addInboundLocked records an inbound QoS 2 packet id awaiting PUBREL.
+func (ss *session) addInboundLocked(id uint16) {
+	if ss.inbound == nil {
+		ss.inbound = map[uint16]struct{}{}
+	}
+	ss.inbound[id] = struct{}{}
 }
 
 // nextIDLocked returns a packet id not in use. [MQTT-2.3.1-4] [MQTT-2.2.1-4]

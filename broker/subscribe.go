@@ -103,7 +103,7 @@ func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) {
 func (ss *session) subscribe(filter string, o topic.Options) bool {
 	ss.mu.Lock()
 	_, existed := ss.subs[filter]
-	ss.subs[filter] = o
+	ss.setSubLocked(filter, o)
 	ss.mu.Unlock()
 	ss.srv.subs.Subscribe(ss, filter, o)
 	ss.srv.saveSession(ss)

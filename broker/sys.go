@@ -10,23 +10,26 @@ type Stats struct {
 	Version          string
 	Uptime           time.Duration
 	ClientsConnected int64
-	ClientsTotal     uint64
-	Sessions         int
-	Subscriptions    int
-	Retained         int
-	MessagesIn       uint64
-	MessagesOut      uint64
-	BytesIn          uint64
-	BytesOut         uint64
-	Dropped          map[string]uint64
-	AuthFailures     uint64
+	// ClientsHibernating counts connected clients that were idle long
+	// enough to give up their goroutines (Options.HibernateAfter).
+	ClientsHibernating int
+	ClientsTotal       uint64
+	Sessions           int
+	Subscriptions      int
+	Retained           int
+	MessagesIn         uint64
+	MessagesOut        uint64
+	BytesIn            uint64
+	BytesOut           uint64
+	Dropped            map[string]uint64
+	AuthFailures       uint64
 }
 
 // Stats returns the broker's current counters.
 func (s *Server) Stats() Stats {
 	st := Stats{Version: Version, Uptime: s.clock.Now().Sub(s.started), ClientsConnected: s.stats.connected.Load(),
 		ClientsTotal: s.stats.connsTotal.Load(), Subscriptions: s.subs.Count(), Retained: s.retained.Len(),
-		AuthFailures: s.stats.authFailures.Load(), Dropped: map[string]uint64{}}
+		AuthFailures: s.stats.authFailures.Load(), Dropped: map[string]uint64{}, ClientsHibernating: s.hib.hibernating()}
 	var all ConnCounters // ended connections (per listener) plus live ones
 	s.mu.Lock()
 	st.Sessions = len(s.sessions)

@@ -35,6 +35,7 @@ func (d *decoder) file(root *yaml.Node, f *File) {
 			})
 		},
 		"sys_interval":          d.durationField(&o.SysInterval),
+		"hibernate_after":       d.durationField(&o.HibernateAfter),
 		"response_topic_prefix": d.stringField(&o.ResponseTopicPrefix),
 		"deny":                  func(path string, n *yaml.Node) { d.deny(path, n, o) },
 		"log":                   func(path string, n *yaml.Node) { d.log(path, n, &f.Log) },

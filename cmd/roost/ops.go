@@ -234,8 +234,9 @@ func (o *ops) apply(old, f *config.File, srv *broker.Server) (applied, restart [
 		}
 	}
 	if !reflect.DeepEqual(f.Options.Sessions, old.Options.Sessions) || !reflect.DeepEqual(f.Options.Retain, old.Options.Retain) ||
-		f.Options.SysInterval != old.Options.SysInterval || f.Options.ResponseTopicPrefix != old.Options.ResponseTopicPrefix {
-		restart = append(restart, "sessions/retain/sys_interval/response_topic_prefix")
+		f.Options.SysInterval != old.Options.SysInterval || f.Options.ResponseTopicPrefix != old.Options.ResponseTopicPrefix ||
+		f.Options.HibernateAfter != old.Options.HibernateAfter {
+		restart = append(restart, "sessions/retain/sys_interval/hibernate_after/response_topic_prefix")
 	}
 	if !reflect.DeepEqual(f.Auth, old.Auth) || !reflect.DeepEqual(f.Options.Authorizer, old.Options.Authorizer) {
 		// The password, ACL and SCRAM files named in auth: reload by

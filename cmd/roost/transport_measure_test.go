@@ -41,7 +41,7 @@ func TestMeasureIdleMemory(t *testing.T) {
 			if typ == "tls" || typ == "wss" {
 				conf += "    tls: " + tlsSection + "\n"
 			}
-			conf += "sys_interval: 0\nlimits:\n  connect_timeout: 1m\n"
+			conf += "sys_interval: 0\nhibernate_after: 1s\nlimits:\n  connect_timeout: 1m\n"
 			start := time.Now()
 			pid := startRoostPID(t, conf, addr)
 			before := rssKiB(t, pid)
@@ -66,7 +66,7 @@ func TestMeasureIdleMemory(t *testing.T) {
 					t.Fatalf("connection %d: CONNACK %x %v", i, ack, err)
 				}
 			}
-			time.Sleep(2 * time.Second) // let the broker settle (measurement, not synchronisation)
+			time.Sleep(4 * time.Second) // let connections hibernate and the broker settle (measurement, not synchronisation)
 			after := rssKiB(t, pid)
 			t.Logf("%s: %d idle connections: RSS %d KiB -> %d KiB: %.1f KiB per connection (%v)",
 				typ, n, before, after, float64(after-before)/float64(n), time.Since(start).Round(time.Millisecond))

@@ -1,0 +1,249 @@
+package broker
+
+import (
+	"errors"
+	"net"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Hibernation: a connection that has been idle for Options.HibernateAfter
+// keeps no goroutine. Its reader exits after handing the socket to a
+// poller (epoll on Linux) that starts a new reader when bytes, EOF or an
+// error arrive, when the keep-alive deadline passes, or when the server
+// closes the connection. Its writer exits when it has written nothing for
+// as long, and the next packet queued for the connection starts a new one.
+// What stays is the conn and session state and the socket: a few KiB
+// instead of two goroutine stacks, the read buffer and the routing scratch.
+//
+// Only plain TCP and Unix socket connections hibernate: TLS and WebSocket
+// wrappers may hold bytes already read from the socket, which a readiness
+// poller cannot see.
+
+// Hibernation states of a connection's reader (conn.hib).
+const (
+	hibAwake     int32 = iota // a reader goroutine runs
+	hibRequested              // the sweeper asked the reader to hibernate
+	hibParked                 // no reader goroutine; the poller watches the socket
+)
+
+// errHibernated ends a reader goroutine whose connection hibernated.
+var errHibernated = errors.New("hibernated")
+
+// aLongTimeAgo is a read deadline that makes a blocked read return at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// releaseBatch is how many connections must hibernate since memory was last
+// returned before the sweeper returns freed memory to the OS.
+const releaseBatch = 1024
+
+type hibernator struct {
+	srv      *Server
+	interval time.Duration // sweep period: one tick
+	idle     uint32        // ticks without reads (or writes) before hibernating
+	tick     atomic.Uint32 // ticks since start; the coarse clock of lastIn and lastOut
+	poll     *poller
+
+	mu     sync.Mutex
+	parked map[int32]*conn // guarded by mu: hibernating connections by socket
+	closed bool            // guarded by mu: the poller is closed
+
+	sinceRelease atomic.Int64 // connections hibernated since memory was last returned
+	lastRelease  time.Time    // sweeper only
+}
+
+// newHibernator returns nil, and hibernation is off, when after is 0 or
+// the platform has no poller.
+func newHibernator(s *Server, after time.Duration) *hibernator {
+	if after <= 0 {
+		return nil
+	}
+	p, err := newPoller()
+	if err != nil {
+		s.log.Info("connections will not hibernate", "err", err)
+		return nil
+	}
+	iv := min(max(after/4, 5*time.Millisecond), time.Second)
+	h := &hibernator{srv: s, interval: iv, idle: uint32((after + iv - 1) / iv), poll: p, parked: map[int32]*conn{}}
+	s.bgWG.Add(2)
+	go h.sweepLoop()
+	go h.pollLoop()
+	return h
+}
+
+// rawConn returns the socket of a connection that may hibernate, nil for
+// any other.
+func (h *hibernator) rawConn(nc net.Conn) syscall.RawConn {
+	if h == nil {
+		return nil
+	}
+	var sc syscall.Conn
+	switch c := nc.(type) {
+	case *net.TCPConn:
+		sc = c
+	case *net.UnixConn:
+		sc = c
+	default:
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
+}
+
+func (h *hibernator) sweepLoop() {
+	defer h.srv.bgWG.Done()
+	t := time.NewTicker(h.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.srv.done:
+			h.mu.Lock()
+			h.closed = true
+			h.poll.wake() // pollLoop exits and closes the poller
+			h.mu.Unlock()
+			return
+		case <-t.C:
+			h.sweep()
+		}
+	}
+}
+
+// sweep advances the clock, asks idle readers to hibernate, retires idle
+// writers and wakes hibernating connections whose keep-alive ran out.
+func (h *hibernator) sweep() {
+	since := h.tick.Add(1) - h.idle // activity at or before since is idle
+	now := time.Now().UnixNano()
+	var expired []*conn
+	s := h.srv
+	s.mu.Lock()
+	for c := range s.conns {
+		switch c.hib.Load() {
+		case hibParked:
+			if d := c.kaDeadline.Load(); d != 0 && now >= d {
+				expired = append(expired, c)
+			}
+		case hibAwake:
+			if c.raw != nil && c.accepted.Load() && !c.kicked.Load() && int32(c.lastIn.Load()-since) <= 0 &&
+				c.hib.CompareAndSwap(hibAwake, hibRequested) {
+				// The reader's read returns at once; it hibernates, or
+				// withdraws the request if a batch raced with it.
+				_ = c.nc.SetReadDeadline(aLongTimeAgo)
+			}
+		}
+		c.out.retireIfIdle(since)
+	}
+	s.mu.Unlock()
+	for _, c := range expired {
+		c.wakeReader() // the resumed reader finds its deadline past [MQTT-3.1.2-24]
+	}
+	// Goroutine stacks of hibernated connections are freed by the next
+	// collection; after a large batch, hand the memory back at once.
+	if h.sinceRelease.Load() >= releaseBatch && time.Since(h.lastRelease) >= 2*time.Second {
+		h.sinceRelease.Store(0)
+		h.lastRelease = time.Now()
+		debug.FreeOSMemory()
+	}
+}
+
+func (h *hibernator) pollLoop() {
+	defer h.srv.bgWG.Done()
+	h.poll.wait(func(fd int32) {
+		h.mu.Lock()
+		c := h.parked[fd]
+		if c == nil || c.hib.Load() != hibParked {
+			h.mu.Unlock() // a stale event for a socket already woken
+			return
+		}
+		h.unparkLocked(c)
+		h.mu.Unlock()
+		go c.reader(true)
+	})
+	h.mu.Lock()
+	h.closed = true
+	h.poll.close()
+	h.mu.Unlock()
+}
+
+// unparkLocked takes c out of the poller; its caller starts a reader.
+func (h *hibernator) unparkLocked(c *conn) {
+	c.hib.Store(hibAwake)
+	if h.parked[c.parkFD] == c {
+		delete(h.parked, c.parkFD)
+	}
+	if !h.closed {
+		h.poll.del(c.raw) // a closed socket has already left the poller
+	}
+}
+
+// hibernating reports how many connections have no goroutine.
+func (h *hibernator) hibernating() int {
+	if h == nil {
+		return 0
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.parked)
+}
+
+// hibTick is the hibernation clock, 0 when hibernation is off.
+func (s *Server) hibTick() uint32 {
+	if s.hib == nil {
+		return 0
+	}
+	return s.hib.tick.Load()
+}
+
+// hibernate is the reader's answer to the sweeper's request, after its read
+// timed out: it hands the socket to the poller and reports true, and the
+// reader goroutine exits; or it withdraws the request and reports false.
+func (c *conn) hibernate() bool {
+	h := c.srv.hib
+	if c.hib.Load() != hibRequested || (c.auth != nil && c.auth.reauth != nil) || c.rd.Buffered() > 0 {
+		// A partial packet is buffered, or AUTH is under way: stay awake.
+		c.hib.CompareAndSwap(hibRequested, hibAwake)
+		return false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	// kicked is checked under mu: a kick that comes later finds the
+	// connection parked and wakes it (wakeReader).
+	if h.closed || c.kicked.Load() || !c.hib.CompareAndSwap(hibRequested, hibParked) {
+		c.hib.CompareAndSwap(hibRequested, hibAwake)
+		return false
+	}
+	fd, err := h.poll.add(c.raw)
+	if err != nil { // closed meanwhile: the reader sees it
+		c.hib.Store(hibAwake)
+		return false
+	}
+	c.parkFD = fd
+	h.parked[fd] = c
+	c.rd.Release()
+	c.scratch = nil
+	c.wake = nil
+	h.sinceRelease.Add(1)
+	return true
+}
+
+// wakeReader starts a reader for a hibernating connection; for any other
+// it does nothing. The server calls it after closing a connection.
+func (c *conn) wakeReader() {
+	h := c.srv.hib
+	if h == nil || c.hib.Load() != hibParked {
+		return
+	}
+	h.mu.Lock()
+	if c.hib.Load() != hibParked {
+		h.mu.Unlock()
+		return
+	}
+	h.unparkLocked(c)
+	h.mu.Unlock()
+	go c.reader(true)
+}

@@ -5,6 +5,12 @@
 //	go run ./bench/compare                 # pinned: broker on CPU 1, generator on CPU 0
 //	go run ./bench/compare -unpinned       # Roost may use every core
 //	go run ./bench/compare -duration 5s -idle 10000,100000
+//
+// Both brokers keep messages in memory (Mosquitto: persistence false;
+// Roost: storage type memory), except in the persistent scenario, where
+// Roost writes every QoS 1 message for a persistent session to its disk
+// store and syncs before acknowledging (sync: always) while Mosquitto keeps
+// it in memory.
 package main
 
 import (
@@ -17,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -28,6 +35,7 @@ type scenario struct {
 	args     []string
 	paced    bool // compare latency rather than rates
 	idleConn int  // idle-memory scenario: connections
+	durable  bool // Roost stores on disk with sync: always
 }
 
 type result struct {
@@ -37,6 +45,7 @@ type result struct {
 	Duplicates   uint64        `json:"duplicates"`
 	LatencyP99   time.Duration `json:"latency_p99_ns"`
 	Connections  int           `json:"connections"`
+	FirstError   string        `json:"first_connect_error"`
 }
 
 type brokerProc struct {
@@ -48,8 +57,11 @@ type brokerProc struct {
 func main() {
 	dur := flag.Duration("duration", 5*time.Second, "length of each throughput scenario")
 	unpinned := flag.Bool("unpinned", false, "do not pin the brokers to CPU 1")
-	idle := flag.String("idle", "10000", "comma-separated idle connection counts to measure memory at")
+	idle := flag.String("idle", "10000,100000", "comma-separated idle connection counts to measure memory at")
+	only := flag.String("run", "", "run only the scenarios whose name matches this regular expression")
 	flag.Parse()
+	raiseFileLimit()
+	match := regexp.MustCompile(*only)
 	tmp, err := os.MkdirTemp("", "roost-compare")
 	check(err)
 	defer os.RemoveAll(tmp)
@@ -66,19 +78,27 @@ func main() {
 	}
 	scen = append(scen,
 		scenario{name: "p2p qos0 4KiB", args: []string{"-S", "p2p", "-c", "4", "-q", "0", "-s", "4096", "-d", d}},
-		scenario{name: "paced 8000/s qos1 p99 (µs)", args: []string{"-S", "p2p", "-c", "4", "-q", "1", "-r", "8000", "-d", d}, paced: true})
+		scenario{name: "paced 8000/s qos1 p99 (µs)", args: []string{"-S", "p2p", "-c", "4", "-q", "1", "-r", "8000", "-d", d}, paced: true},
+		scenario{name: "persistent qos1 (roost fsync)", args: []string{"-S", "p2p", "-c", "4", "-q", "1", "--persistent", "-d", d}, durable: true})
 	for _, n := range strings.Split(*idle, ",") {
 		c, err := strconv.Atoi(strings.TrimSpace(n))
 		check(err)
+		if lim := fileLimit(); c > lim-500 {
+			fmt.Fprintf(os.Stderr, "skipping idle %d: a process may open only %d files here\n", c, lim)
+			continue
+		}
 		scen = append(scen, scenario{name: fmt.Sprintf("idle %d: bytes/conn", c), idleConn: c})
 	}
 
 	fmt.Printf("%-28s %14s %14s %8s  %s\n", "scenario", "roost", "mosquitto", "ratio", "loss/dups (roost, mosquitto)")
 	for _, s := range scen {
+		if !match.MatchString(s.name) {
+			continue
+		}
 		var vals [2]float64
 		var notes [2]string
 		for i, start := range []func() *brokerProc{
-			func() *brokerProc { return startRoost(roost, tmp, !*unpinned) },
+			func() *brokerProc { return startRoost(roost, tmp, !*unpinned, s.durable) },
 			func() *brokerProc { return startMosquitto(tmp, true) },
 		} {
 			b := start()
@@ -103,9 +123,15 @@ func main() {
 	fmt.Println("\nratios are Roost's advantage: rates roost/mosquitto; latency and memory mosquitto/roost.")
 }
 
-func startRoost(bin, tmp string, pin bool) *brokerProc {
+func startRoost(bin, tmp string, pin, durable bool) *brokerProc {
 	port := freePort()
 	cfg := filepath.Join(tmp, "roost.yaml")
+	storage := "storage:\n  type: memory\n"
+	if durable {
+		dir, err := os.MkdirTemp(tmp, "data")
+		check(err)
+		storage = fmt.Sprintf("storage:\n  type: disk\n  dir: %s\n  sync: always\n", dir)
+	}
 	check(os.WriteFile(cfg, []byte(fmt.Sprintf(`listeners:
   - type: tcp
     address: 127.0.0.1:%d
@@ -118,7 +144,7 @@ limits:
 sys_interval: 0s
 log:
   level: error
-`, port)), 0o644))
+%s`, port, storage)), 0o644))
 	return start("roost", port, pin, bin, "serve", "--config", cfg)
 }
 
@@ -180,28 +206,38 @@ func bench(bin string, port int, args []string) result {
 }
 
 // idleBytes opens n idle connections and returns the broker's RSS growth per
-// connection.
+// connection, sampled once they have been idle for longer than Roost's
+// hibernate_after (5 s by default).
 func idleBytes(bin string, b *brokerProc, n int) float64 {
 	before := rss(b.cmd.Process.Pid)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	hold := 4*time.Second + time.Duration(n/2000)*time.Second
+	hold := 12*time.Second + time.Duration(n/5000)*time.Second
 	cmd := exec.CommandContext(ctx, bin, "bench", "--json", "--quiet", "-S", "idle", "-c", strconv.Itoa(n),
 		"-d", hold.String(), "-p", strconv.Itoa(b.port), "--source", sources(n))
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	check(cmd.Start())
-	time.Sleep(hold * 3 / 4) // let the connections settle before sampling RSS
+	time.Sleep(hold - 2*time.Second) // let the connections settle before sampling RSS
 	during := rss(b.cmd.Process.Pid)
-	_ = cmd.Wait()
+	if err := cmd.Wait(); err != nil {
+		fail("idle %d against %s: %v", n, b.name, err)
+	}
+	var r result
+	check(json.Unmarshal(out.Bytes(), &r))
+	if r.Connections != n {
+		fail("idle %d against %s: only %d connections were made (first error: %s)", n, b.name, r.Connections, r.FirstError)
+	}
 	return float64(during-before) / float64(n)
 }
 
+// sources spreads n connections over enough loopback addresses that the
+// ephemeral ports of one, less those in TIME_WAIT from earlier runs, suffice.
 func sources(n int) string {
-	k := n/20000 + 1
+	k := n/5000 + 2
 	var s []string
 	for i := range k {
-		s = append(s, fmt.Sprintf("127.0.0.%d", i+1))
+		s = append(s, fmt.Sprintf("127.0.0.%d", i+2))
 	}
 	return strings.Join(s, ",")
 }
@@ -218,6 +254,24 @@ func rss(pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// raiseFileLimit lets the brokers and the generator, which inherit it, hold
+// 100,000 idle connections: the soft limit goes up to the hard one, which
+// only a process with CAP_SYS_RESOURCE may raise.
+func raiseFileLimit() {
+	var l syscall.Rlimit
+	check(syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l))
+	want := max(l.Max, 300000)
+	if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: want, Max: want}) != nil {
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: l.Max, Max: l.Max})
+	}
+}
+
+func fileLimit() int {
+	var l syscall.Rlimit
+	check(syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l))
+	return int(min(l.Cur, 1<<30))
 }
 
 func freePort() int {

@@ -94,6 +94,7 @@ func newBenchCmd() *cobra.Command {
 	f.IntVar(&cfg.Inflight, "inflight", 64, "QoS 1/2 messages in flight per publisher")
 	f.IntVarP(&keepSecs, "keepalive", "k", 60, "keep alive in seconds")
 	f.StringVar(&cfg.TopicPrefix, "topic", "roost-bench", "topic prefix")
+	f.BoolVar(&cfg.Persistent, "persistent", false, "subscribers keep their sessions (3.1.1 clean session 0, 5.0 session expiry 1h)")
 	f.StringVar(&sources, "source", "", "comma-separated local addresses to connect from (e.g. 127.0.0.2,127.0.0.3)")
 	f.DurationVar(&cfg.Drain, "drain", 5*time.Second, "how long to wait for outstanding deliveries")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
@@ -104,6 +105,9 @@ func newBenchCmd() *cobra.Command {
 func printBench(w io.Writer, r *loadgen.Result) {
 	fmt.Fprintf(w, "scenario     %s, %d clients, QoS %d, %d-byte payload\n", r.Scenario, r.Clients, r.QoS, r.PayloadSize)
 	fmt.Fprintf(w, "connections  %d (%.0f/s, %d errors)\n", r.Connections, r.ConnectRate, r.ConnectErrors)
+	if r.FirstError != "" {
+		fmt.Fprintf(w, "first error  %s\n", r.FirstError)
+	}
 	if r.Scenario == loadgen.ScenarioIdle {
 		return
 	}

@@ -40,6 +40,10 @@ type Config struct {
 	SourceAddrs    []string // local addresses to spread connections over (e.g. 127.0.0.2)
 	Drain          time.Duration
 	ClientIDPrefix string
+	// Persistent: subscribers keep their sessions (3.1.1 clean session 0,
+	// 5.0 a session expiry of an hour), so the broker stores what it
+	// queues for them as it would for a device that may go offline.
+	Persistent bool
 	// MaxOutstanding bounds, in a flood, the deliveries published but not
 	// yet received by the subscribers; publishers wait beyond it. It keeps a
 	// flood from filling socket buffers (which costs the generator CPU in

@@ -24,8 +24,9 @@ type mconn struct {
 	buf []byte
 }
 
-// dial connects and completes CONNECT/CONNACK.
-func dial(ctx context.Context, cfg *Config, id string, src string) (*mconn, error) {
+// dial connects and completes CONNECT/CONNACK; persistent asks for a
+// session that outlives the connection.
+func dial(ctx context.Context, cfg *Config, id string, src string, persistent bool) (*mconn, error) {
 	d := net.Dialer{Timeout: 10 * time.Second}
 	if src != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(src)}
@@ -35,10 +36,16 @@ func dial(ctx context.Context, cfg *Config, id string, src string) (*mconn, erro
 		return nil, err
 	}
 	c := &mconn{nc: nc, r: packet.NewReader(nc, 64<<10, 0), v: cfg.Version}
-	conn := &packet.Connect{Version: cfg.Version, ClientID: []byte(id), CleanStart: true, KeepAlive: cfg.KeepAlive}
+	conn := &packet.Connect{Version: cfg.Version, ClientID: []byte(id), CleanStart: !persistent, KeepAlive: cfg.KeepAlive}
 	if cfg.Version == packet.V5 {
 		conn.Properties.ReceiveMaximum = 65535
 		conn.Properties.Set(packet.PropReceiveMaximum)
+		if persistent {
+			// A new session all the same: clean start, kept after the connection.
+			conn.CleanStart = true
+			conn.Properties.SessionExpiry = 3600
+			conn.Properties.Set(packet.PropSessionExpiry)
+		}
 	}
 	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := nc.Write(conn.Append(nil, cfg.Version)); err != nil {

@@ -29,10 +29,13 @@ func runIdle(ctx context.Context, cfg *Config, progress io.Writer) (*Result, err
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			c, err := dial(ctx, cfg, fmt.Sprintf("%s-idle-%d", cfg.ClientIDPrefix, i), src)
+			c, err := dial(ctx, cfg, fmt.Sprintf("%s-idle-%d", cfg.ClientIDPrefix, i), src, false)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
+				if res.ConnectErrors == 0 {
+					res.FirstError = err.Error()
+				}
 				res.ConnectErrors++
 				return
 			}

@@ -12,6 +12,12 @@ import (
 
 func startBroker(t *testing.T) string {
 	t.Helper()
+	_, addr := startServer(t)
+	return addr
+}
+
+func startServer(t *testing.T) (*broker.Server, string) {
+	t.Helper()
 	opts := broker.DefaultOptions()
 	opts.Listen, opts.SysInterval = nil, 0
 	s, err := broker.New(opts)
@@ -28,7 +34,7 @@ func startBroker(t *testing.T) string {
 		defer cancel()
 		_ = s.Shutdown(ctx)
 	})
-	return ln.Addr().String()
+	return s, ln.Addr().String()
 }
 
 func TestScenariosNoLossNoDuplicates(t *testing.T) {
@@ -109,6 +115,32 @@ func TestConfigErrors(t *testing.T) {
 	for _, c := range []Config{{Addr: "x", Scenario: "nope"}, {Addr: "x", QoS: 3}, {Scenario: ScenarioPub}} {
 		if _, err := Run(context.Background(), c, nil); err == nil {
 			t.Fatalf("accepted %+v", c)
+		}
+	}
+}
+
+// Persistent subscribers leave their sessions in the broker after the run,
+// in both protocol versions; publishers do not.
+func TestPersistentSubscribers(t *testing.T) {
+	for _, v := range []packet.Version{packet.V311, packet.V5} {
+		s, addr := startServer(t)
+		cfg := Config{Addr: addr, Scenario: ScenarioP2P, Clients: 3, QoS: 1, Count: 100, Version: v, Persistent: true}
+		res, err := Run(context.Background(), cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Received != 300 || res.Lost != 0 || res.Duplicates != 0 {
+			t.Fatalf("v%v: %+v", v, res)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for s.Stats().ClientsConnected != 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("clients still connected")
+			}
+			time.Sleep(time.Millisecond) // polling with a deadline
+		}
+		if n := s.Stats().Sessions; n != 3 {
+			t.Fatalf("v%v: %d sessions after the run, want the 3 subscribers'", v, n)
 		}
 	}
 }

@@ -31,6 +31,7 @@ type Result struct {
 	Connections   int           `json:"connections"`
 	ConnectRate   float64       `json:"connects_per_sec"`
 	ConnectErrors int           `json:"connect_errors"`
+	FirstError    string        `json:"first_connect_error,omitempty"`
 }
 
 // Run executes one benchmark. Progress, when non-nil, gets a status line
@@ -101,7 +102,7 @@ func (r *runner) setup(ctx context.Context) error {
 		r.flow = &flow{copies: copies, max: max}
 	}
 	for i := range nSub {
-		c, err := dial(ctx, cfg, fmt.Sprintf("%s-sub-%d", cfg.ClientIDPrefix, i), r.src())
+		c, err := dial(ctx, cfg, fmt.Sprintf("%s-sub-%d", cfg.ClientIDPrefix, i), r.src(), cfg.Persistent)
 		if err != nil {
 			return fmt.Errorf("subscriber %d: %w", i, err)
 		}
@@ -117,7 +118,7 @@ func (r *runner) setup(ctx context.Context) error {
 		go s.loop()
 	}
 	for i := range nPub {
-		c, err := dial(ctx, cfg, fmt.Sprintf("%s-pub-%d", cfg.ClientIDPrefix, i), r.src())
+		c, err := dial(ctx, cfg, fmt.Sprintf("%s-pub-%d", cfg.ClientIDPrefix, i), r.src(), false)
 		if err != nil {
 			return fmt.Errorf("publisher %d: %w", i, err)
 		}

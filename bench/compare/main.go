@@ -179,7 +179,8 @@ func start(name string, port int, pin bool, argv ...string) *brokerProc {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return &brokerProc{name: name, cmd: cmd, port: port}
+	running = &brokerProc{name: name, cmd: cmd, port: port}
+	return running
 }
 
 func (b *brokerProc) stop() {
@@ -293,7 +294,13 @@ func check(err error) {
 	}
 }
 
+// running is the broker started last; fail stops it.
+var running *brokerProc
+
 func fail(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "compare: "+format+"\n", args...)
+	if running != nil && running.cmd.ProcessState == nil {
+		_ = running.cmd.Process.Kill()
+	}
 	os.Exit(1)
 }

@@ -19,9 +19,19 @@ import (
 // What stays is the conn and session state and the socket: a few KiB
 // instead of two goroutine stacks, the read buffer and the routing scratch.
 //
-// Only plain TCP and Unix socket connections hibernate: TLS and WebSocket
-// wrappers may hold bytes already read from the socket, which a readiness
-// poller cannot see.
+// Plain TCP and Unix socket connections hibernate, and wrappers that
+// implement Hibernatable (the WebSocket listener's over plain TCP) when they
+// say they hold nothing. TLS does not: crypto/tls may hold bytes already
+// read from the socket, which a readiness poller cannot see.
+
+// Hibernatable is implemented by a net.Conn wrapper that can hibernate:
+// SyscallConn returns the socket beneath it (an error when there is none,
+// as under TLS), and Quiet reports whether the wrapper holds no bytes read
+// from that socket that Read has not yet returned.
+type Hibernatable interface {
+	syscall.Conn
+	Quiet() bool
+}
 
 // Hibernation states of a connection's reader (conn.hib).
 const (
@@ -85,6 +95,8 @@ func (h *hibernator) rawConn(nc net.Conn) syscall.RawConn {
 	case *net.TCPConn:
 		sc = c
 	case *net.UnixConn:
+		sc = c
+	case Hibernatable:
 		sc = c
 	default:
 		return nil
@@ -204,8 +216,13 @@ func (s *Server) hibTick() uint32 {
 // reader goroutine exits; or it withdraws the request and reports false.
 func (c *conn) hibernate() bool {
 	h := c.srv.hib
-	if c.hib.Load() != hibRequested || (c.auth != nil && c.auth.reauth != nil) || c.rd.Buffered() > 0 {
-		// A partial packet is buffered, or AUTH is under way: stay awake.
+	quiet := true
+	if q, ok := c.nc.(Hibernatable); ok {
+		quiet = q.Quiet()
+	}
+	if c.hib.Load() != hibRequested || (c.auth != nil && c.auth.reauth != nil) || c.rd.Buffered() > 0 || !quiet {
+		// A partial packet is buffered, AUTH is under way, or the
+		// connection's wrapper holds bytes: stay awake.
 		c.hib.CompareAndSwap(hibRequested, hibAwake)
 		return false
 	}

@@ -56,11 +56,22 @@ func testLog(t testing.TB) *slog.Logger {
 // address and the authenticator's record.
 func startBroker(t testing.TB, cfg Config) (string, *recorder) {
 	t.Helper()
+	_, addr, rec := startServer(t, cfg, nil)
+	return addr, rec
+}
+
+// startServer is startBroker with the broker's options changed by modify
+// (when not nil), returning the broker too.
+func startServer(t testing.TB, cfg Config, modify func(*broker.Options)) (*broker.Server, string, *recorder) {
+	t.Helper()
 	rec := &recorder{infos: make(chan broker.ConnectInfo, 16)}
 	opts := broker.DefaultOptions()
 	opts.SysInterval = 0
 	opts.Listen = nil
 	opts.Authenticator = rec
+	if modify != nil {
+		modify(&opts)
+	}
 	s, err := broker.New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +92,7 @@ func startBroker(t testing.TB, cfg Config) (string, *recorder) {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return ln.Addr().String(), rec
+	return s, ln.Addr().String(), rec
 }
 
 // connectPacket is an MQTT 3.1.1 CONNECT with clean session, keep alive 30 s

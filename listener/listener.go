@@ -21,6 +21,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -364,6 +365,17 @@ type addrConn struct {
 }
 
 func (c *addrConn) RemoteAddr() net.Addr { return c.remote }
+
+// SyscallConn and Quiet implement broker.Hibernatable: the PROXY header is
+// read byte for byte, so nothing past it is ever buffered here.
+func (c *addrConn) SyscallConn() (syscall.RawConn, error) {
+	if sc, ok := c.Conn.(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, errors.ErrUnsupported
+}
+
+func (c *addrConn) Quiet() bool { return true }
 
 // CheckFiles validates c and loads its TLS files as Listen would, without
 // opening a socket (for `roost serve --check-config`).

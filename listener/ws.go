@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -202,6 +203,26 @@ type wsConn struct {
 }
 
 func (c *wsConn) RemoteAddr() net.Addr { return c.remote }
+
+// SyscallConn and Quiet implement broker.Hibernatable: over plain TCP an
+// idle WebSocket may hibernate like a TCP connection.
+func (c *wsConn) SyscallConn() (syscall.RawConn, error) {
+	if h, ok := c.Conn.(hibernatable); ok {
+		return h.SyscallConn()
+	}
+	return nil, errors.ErrUnsupported
+}
+
+func (c *wsConn) Quiet() bool {
+	h, ok := c.Conn.(hibernatable)
+	return ok && h.Quiet()
+}
+
+// hibernatable is broker.Hibernatable (listener does not import broker).
+type hibernatable interface {
+	SyscallConn() (syscall.RawConn, error)
+	Quiet() bool
+}
 
 // CertIdentity implements CertIdentifier (wss).
 func (c *wsConn) CertIdentity() (string, bool) { return c.id, c.idOK }

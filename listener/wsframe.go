@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -45,6 +46,24 @@ type wsStream struct {
 }
 
 var errWSText = errors.New("websocket: text frame; MQTT needs binary frames")
+
+// SyscallConn returns the socket beneath the stream when it is a plain
+// socket (not TLS), for hibernation.
+func (s *wsStream) SyscallConn() (syscall.RawConn, error) {
+	if sc, ok := s.Conn.(syscall.Conn); ok {
+		return sc.SyscallConn()
+	}
+	return nil, errors.ErrUnsupported
+}
+
+// Quiet reports whether the stream holds no bytes read from the socket
+// that Read has not returned: nothing deframed and waiting, nothing the
+// HTTP server buffered, no pending error or close. A partial frame header
+// or frame is state, not bytes waiting, and survives hibernation. Reader
+// only.
+func (s *wsStream) Quiet() bool {
+	return s.pendN == 0 && len(s.pre) == 0 && s.readErr == nil && !s.closed
+}
 
 // Read implements net.Conn.
 func (s *wsStream) Read(p []byte) (int, error) {

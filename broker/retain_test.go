@@ -192,6 +192,10 @@ func TestRetain_MaxMessages(t *testing.T) {
 	p.publish("m/a", "a1", 0, true)
 	p.publish("m/b", "b", 0, true) // over the limit: not stored
 	p.publish("m/a", "a2", 0, true)
+	// The broker handles a client's packets in order: after PINGRESP the
+	// three publishes have been stored (or refused).
+	p.send(&packet.Pingreq{})
+	p.expect(packet.PINGRESP)
 	s := clean(t, addr, packet.V311, "sub")
 	s.subscribe(sub("m/#", 0))
 	eqBytes(t, "retained", s.receive().Payload, "a2")

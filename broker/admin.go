@@ -180,7 +180,7 @@ func (ss *session) infoLocked(withSubs bool) ClientInfo {
 func (o *outbound) pending() int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return len(o.buf) + o.writing
+	return o.queued + len(o.buf) + o.writing
 }
 
 // sessionList returns the sessions, sorted by client id.

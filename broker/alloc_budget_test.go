@@ -16,9 +16,11 @@ import (
 // server without listeners, and sessions whose connections have no writer
 // goroutine; the test takes their outbound bytes in the writer's place.
 type routeFixture struct {
-	s    *Server
-	from *conn
-	subs []*conn
+	s     *Server
+	from  *conn
+	subs  []*conn
+	bufs  [][]byte // reused by take
+	spare []byte
 }
 
 func newRouteFixture(t *testing.T, nsubs int, qos byte) *routeFixture {
@@ -77,11 +79,12 @@ func (f *routeFixture) routeOnce(t *testing.T, m *message) {
 				t.Fatalf("%s: %d messages in flight, want 1 to acknowledge", ss.id, n)
 			}
 		}
-		buf, _ := c.out.take()
-		if len(buf) == 0 {
+		var n int
+		f.bufs, n, _ = c.out.take(f.bufs[:0], &f.spare)
+		if n == 0 {
 			t.Fatalf("%s: nothing encoded", c.clientID)
 		}
-		c.out.done(buf, 0)
+		f.spare = c.out.done(f.bufs, 0)
 	}
 }
 

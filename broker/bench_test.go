@@ -155,10 +155,12 @@ func benchRouteInternal(b *testing.B, nsubs int) {
 		s.subs.Subscribe(subs[i].sess, benchTopic, topic.Options{QoS: 0})
 	}
 	m := &message{topic: benchTopic, payload: bytes.Repeat([]byte{'x'}, benchPayload), created: time.Now()}
+	var bufs [][]byte
+	spares := make([][]byte, len(subs))
 	drain := func() {
-		for _, c := range subs {
-			buf, _ := c.out.take()
-			c.out.done(buf, 0)
+		for i, c := range subs {
+			bufs, _, _ = c.out.take(bufs[:0], &spares[i])
+			spares[i] = c.out.done(bufs, 0)
 		}
 		from.flushWakes()
 	}

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -8,20 +9,47 @@ import (
 	"github.com/roostmq/roost/packet"
 )
 
+// chunkSize bounds how far the buffer being appended to grows in place:
+// beyond it, bytes go into further chunks of this size from a pool, and the
+// writer hands them all to one writev. A backlog never costs the copying of
+// an ever-larger buffer, nor fresh memory from the OS for each burst.
+const chunkSize = 32 << 10
+
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, chunkSize); return &b }}
+
+// newChunk returns an empty buffer for a chunk whose first packet needs
+// need bytes: a pooled one, or one of its own for a larger packet.
+func newChunk(need int) []byte {
+	if need > chunkSize {
+		return make([]byte, 0, need)
+	}
+	return (*chunkPool.Get().(*[]byte))[:0]
+}
+
+// recycle returns a written chunk to the pool; other buffers are left to
+// the collector.
+func recycle(b []byte) {
+	if cap(b) == chunkSize {
+		b = b[:0]
+		chunkPool.Put(&b)
+	}
+}
+
 // outbound is a connection's queue of encoded bytes. Producers (the
 // connection's own reader, publishers' readers, timers) append under mu; the
 // writer goroutine alone touches the socket. mu is a leaf lock: nothing is
 // called while it is held.
 type outbound struct {
 	mu      sync.Mutex
-	buf     []byte // guarded by mu: bytes waiting for the writer
-	spare   []byte // guarded by mu: the writer's previous buffer, reused
-	writing int    // guarded by mu: bytes the writer is writing now
-	over    int64  // guarded by mu: when appends first failed the pending limit (Unix nanoseconds); 0 when under
-	lastOut uint32 // guarded by mu: hibernation tick of the last write
-	closed  bool   // guarded by mu: no more appends
-	woken   bool   // guarded by mu: a wake-up is pending for buf
-	running bool   // guarded by mu: a writer goroutine exists
+	buf     []byte   // guarded by mu: bytes waiting for the writer, after full
+	full    [][]byte // guarded by mu: chunks filled before buf, in order
+	queued  int      // guarded by mu: bytes in full
+	writing int      // guarded by mu: bytes the writer is writing now
+	over    int64    // guarded by mu: when appends first failed the pending limit (Unix nanoseconds); 0 when under
+	lastOut uint32   // guarded by mu: hibernation tick of the last write
+	closed  bool     // guarded by mu: no more appends
+	woken   bool     // guarded by mu: a wake-up is pending for buf
+	running bool     // guarded by mu: a writer goroutine exists
 	notify  chan struct{}
 	// idle: the writer was asked to exit, or has exited, because the
 	// connection wrote nothing for a while (hibernate.go). The next wake
@@ -32,16 +60,24 @@ type outbound struct {
 }
 
 // appendFn runs fn to append to the buffer unless the connection is closed or
-// the pending bytes already exceed limit (limit <= 0: no check). It reports
+// the pending bytes already exceed limit (limit <= 0: no check). need is
+// about how many bytes fn appends (0 for a small packet). It reports
 // whether fn ran and whether the caller must wake the writer.
-func (o *outbound) appendFn(limit int, fn func([]byte) []byte) (ok, wake bool) {
+func (o *outbound) appendFn(limit, need int, fn func([]byte) []byte) (ok, wake bool) {
 	o.mu.Lock()
-	if o.closed || (limit > 0 && len(o.buf)+o.writing > limit) {
+	if o.closed || (limit > 0 && o.queued+len(o.buf)+o.writing > limit) {
 		if !o.closed && o.over == 0 {
 			o.over = time.Now().UnixNano()
 		}
 		o.mu.Unlock()
 		return false, false
+	}
+	if len(o.buf) > 0 && len(o.buf)+need > chunkSize {
+		o.full = append(o.full, o.buf)
+		o.queued += len(o.buf)
+		o.buf = newChunk(need)
+	} else if o.buf == nil && need > chunkSize/2 {
+		o.buf = newChunk(need)
 	}
 	o.buf = fn(o.buf)
 	wake = !o.woken
@@ -97,7 +133,7 @@ func (o *outbound) restart() {
 // to exit. It reports whether it asked.
 func (o *outbound) retireIfIdle(idleSince uint32) bool {
 	o.mu.Lock()
-	ok := o.running && !o.closed && !o.idle.Load() && len(o.buf) == 0 && o.writing == 0 &&
+	ok := o.running && !o.closed && !o.idle.Load() && len(o.buf) == 0 && len(o.full) == 0 && o.writing == 0 &&
 		int32(o.lastOut-idleSince) <= 0
 	if ok {
 		o.idle.Store(true)
@@ -114,41 +150,62 @@ func (o *outbound) retireIfIdle(idleSince uint32) bool {
 func (o *outbound) retired() bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.idle.Load() && len(o.buf) == 0 && !o.closed {
+	if o.idle.Load() && len(o.buf) == 0 && len(o.full) == 0 && !o.closed {
 		o.running = false
 		o.woken = false
+		if cap(o.buf) > 0 { // a retired writer's connection keeps no buffer
+			recycle(o.buf)
+			o.buf = nil
+		}
 		return true
 	}
 	return false
 }
 
-// take hands the waiting bytes to the writer.
-func (o *outbound) take() (b []byte, closed bool) {
+// take hands the waiting bytes to the writer, appended to dst in order,
+// with their total length. *spare, the writer's previous small buffer,
+// takes the place of the buffer it hands over (and is then set to nil).
+func (o *outbound) take(dst [][]byte, spare *[]byte) (bufs [][]byte, n int, closed bool) {
 	o.mu.Lock()
-	b = o.buf
-	o.buf = o.spare[:0]
-	o.spare = nil
-	o.writing = len(b)
+	dst = append(dst, o.full...)
+	clear(o.full)
+	o.full = o.full[:0]
+	n = o.queued
+	o.queued = 0
+	if len(o.buf) > 0 {
+		dst = append(dst, o.buf)
+		n += len(o.buf)
+		o.buf = (*spare)[:0]
+		*spare = nil
+	}
+	o.writing = n
 	o.woken = false
 	o.over = 0
 	closed = o.closed
 	o.mu.Unlock()
-	return b, closed
+	return dst, n, closed
 }
 
-// done returns the written buffer for reuse; a large one is dropped so an
-// idle connection keeps little memory. tick is the hibernation clock at
-// the end of the write.
-func (o *outbound) done(b []byte, tick uint32) {
+// done takes back the written buffers: the last one, unless larger than a
+// chunk, is returned as the writer's next spare; pooled chunks before it go
+// back to the pool.
+// tick is the hibernation clock at the end of the write.
+func (o *outbound) done(bufs [][]byte, tick uint32) (spare []byte) {
 	o.mu.Lock()
 	o.writing = 0
-	if len(b) > 0 {
+	if len(bufs) > 0 {
 		o.lastOut = tick
 	}
-	if cap(b) <= 64<<10 && o.spare == nil {
-		o.spare = b[:0]
-	}
 	o.mu.Unlock()
+	for i, b := range bufs {
+		if cap(b) <= chunkSize && i == len(bufs)-1 {
+			spare = b[:0]
+		} else {
+			recycle(b)
+		}
+		bufs[i] = nil
+	}
+	return spare
 }
 
 // closeQueue stops further appends; a writer runs to drain the queue and
@@ -175,31 +232,45 @@ func (o *outbound) closeQueue() {
 func (c *conn) writeLoop() {
 	defer c.wg.Done()
 	timeout := c.srv.limits().WriteTimeout
+	var bufs, vec [][]byte // reused: what take returned, and writev's copy
+	var spare []byte       // the last small buffer written, appended to next
 	for {
 		for {
-			b, closed := c.out.take()
-			// Taken first, then synced: every store write that a packet in b
-			// depends on set needSync before the packet was queued.
-			if len(b) > 0 && c.needSync.Swap(false) {
+			var n int
+			var closed bool
+			bufs, n, closed = c.out.take(bufs[:0], &spare)
+			// Taken first, then synced: every store write that a packet in
+			// bufs depends on set needSync before the packet was queued.
+			if n > 0 && c.needSync.Swap(false) {
 				if err := c.srv.store.Sync(); err != nil {
 					c.srv.log.Error("store: sync failed; closing the connection before acknowledging", "client", c.clientID, "err", err)
-					c.out.done(b, 0)
+					c.out.done(bufs, 0)
 					c.fail(err)
 					return
 				}
 			}
-			if len(b) > 0 {
+			if n > 0 {
 				_ = c.nc.SetWriteDeadline(time.Now().Add(timeout))
-				_, err := c.nc.Write(b)
-				c.out.done(b, c.srv.hibTick())
+				var err error
+				if len(bufs) == 1 {
+					_, err = c.nc.Write(bufs[0])
+				} else {
+					vec = append(vec[:0], bufs...) // WriteTo consumes its slice
+					nb := net.Buffers(vec)
+					_, err = nb.WriteTo(c.nc)
+					clear(vec)
+				}
+				spare = c.out.done(bufs, c.srv.hibTick())
 				if err != nil {
 					c.fail(err)
 					return
 				}
-				c.stats.bytesOut.Add(uint64(len(b)))
+				c.stats.bytesOut.Add(uint64(n))
 				continue
 			}
-			c.out.done(b, c.srv.hibTick())
+			if s := c.out.done(bufs, c.srv.hibTick()); s != nil {
+				spare = s
+			}
 			if closed {
 				if tc, ok := c.nc.(interface{ CloseWrite() error }); ok {
 					_ = tc.CloseWrite()
@@ -237,7 +308,7 @@ func (c *conn) sendPacket(p packet.Packet) {
 // send appends one encoded packet and wakes the writer at once; for the
 // connection's own replies.
 func (c *conn) send(fn func([]byte) []byte) {
-	if _, wake := c.out.appendFn(0, fn); wake {
+	if _, wake := c.out.appendFn(0, 0, fn); wake {
 		c.out.wake()
 	}
 }

@@ -22,7 +22,13 @@ func (c *conn) writePublish(m *message, qos byte, id uint16, retain bool, subIDs
 		// still mark the writer as woken, and it would never wake again.
 		return false, false // [MQTT-3.1.2-24]
 	}
-	ok, wake = c.out.appendFn(limit, func(b []byte) []byte {
+	// About the packet's size: fixed header, topic, packet id, payload, and
+	// room for the 5.0 properties Roost adds.
+	need := len(m.topic) + len(m.payload) + 16
+	if c.version == packet.V5 {
+		need += 64
+	}
+	ok, wake = c.out.appendFn(limit, need, func(b []byte) []byte {
 		p.Topic = unsafeBytes(m.topic)
 		alias, fresh := c.outAliasLocked(m.topic)
 		if alias != 0 {

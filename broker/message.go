@@ -14,7 +14,7 @@ type message struct {
 	payload []byte
 	qos     byte
 	retain  bool
-	props   packet.Properties // 5.0 properties to forward (no topic alias, no subscription ids)
+	props   *packet.Properties // 5.0 properties to forward (no topic alias, no subscription ids); nil: none
 	created time.Time
 	expiry  time.Time // zero: never expires
 	sender  *session  // nil for in-process and will messages; used for No Local
@@ -69,7 +69,15 @@ func (m *message) setProps(in *packet.Properties, now time.Time) {
 			p.User[i] = packet.UserProperty{Key: clone(u.Key), Value: clone(u.Value)}
 		}
 	}
-	m.props = p
+	m.props = &p
+}
+
+// propsBytes encodes the forwarded properties for the store.
+func (m *message) propsBytes() []byte {
+	if m.props == nil {
+		return (&packet.Properties{}).Append(nil)
+	}
+	return m.props.Append(nil)
 }
 
 func clone(b []byte) []byte {

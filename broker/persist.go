@@ -36,7 +36,7 @@ func (ss *session) queuedLocked() int { return len(ss.queue) + ss.diskQueued }
 
 func toStoreMessage(m *message) *store.Message {
 	return &store.Message{Topic: m.topic, Payload: m.payload, QoS: m.qos, Retain: m.retain,
-		Props: m.props.Append(nil), Created: m.created, Expiry: m.expiry}
+		Props: m.propsBytes(), Created: m.created, Expiry: m.expiry}
 }
 
 func fromStoreMessage(sm *store.Message) *message {

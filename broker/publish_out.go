@@ -11,7 +11,9 @@ import (
 func (c *conn) writePublish(m *message, qos byte, id uint16, retain bool, subIDs []uint32, dup bool, limit int) (ok, wake bool) {
 	p := packet.Publish{Dup: dup && qos > 0, QoS: qos, Retain: retain, PacketID: id, Payload: m.payload} // [MQTT-3.3.1-3]
 	if c.version == packet.V5 {
-		p.Properties = m.props
+		if m.props != nil {
+			p.Properties = *m.props
+		}
 		p.Properties.SubscriptionIDs = subIDs // [MQTT-3.3.4-3]
 		if !m.expiry.IsZero() {
 			p.Properties.MessageExpiry = m.remaining(c.srv.clock.Now()) // [MQTT-3.3.2-6]
@@ -56,7 +58,9 @@ func (c *conn) tooLarge(m *message, qos byte, subIDs []uint32) bool {
 	}
 	p := packet.Publish{QoS: qos, PacketID: 1, Topic: unsafeBytes(m.topic), Payload: m.payload}
 	if c.version == packet.V5 {
-		p.Properties = m.props
+		if m.props != nil {
+			p.Properties = *m.props
+		}
 		p.Properties.SubscriptionIDs = subIDs
 		if c.aliasMax > 0 {
 			p.Properties.TopicAlias = 1

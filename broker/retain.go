@@ -21,7 +21,7 @@ func (s *Server) retain(m *message) error {
 	}
 	s.retained.Set(m.topic, m)
 	return s.store.SetRetained(&store.Message{Topic: m.topic, Payload: m.payload, QoS: m.qos, Retain: true,
-		Props: m.props.Append(nil), Created: m.created, Expiry: m.expiry})
+		Props: m.propsBytes(), Created: m.created, Expiry: m.expiry})
 }
 
 // matchRetained returns the retained messages matching filter that have not

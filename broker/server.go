@@ -236,14 +236,14 @@ func isTemporary(err error) bool {
 
 // decodeProps reads encoded 5.0 properties (length prefix included) back,
 // by framing them in a PUBLISH.
-func decodeProps(b []byte) packet.Properties {
+func decodeProps(b []byte) *packet.Properties {
 	raw := packet.AppendVarint([]byte{0x30}, uint32(3+len(b)))
 	raw = append(append(raw, 0, 1, 'x'), b...)
 	var p packet.Publish
-	if first, body, _, err := packet.Split(raw, 0); err == nil && packet.DecodeInto(&p, first, body, packet.V5) == nil {
-		return p.Properties
+	if first, body, _, err := packet.Split(raw, 0); err == nil && packet.DecodeInto(&p, first, body, packet.V5) == nil && p.Properties.Len() > 0 {
+		return &p.Properties
 	}
-	return packet.Properties{}
+	return nil
 }
 
 func (s *Server) track(c *conn) bool {

@@ -123,6 +123,7 @@ type StatsJSON struct {
 	ClientsTotal     uint64            `json:"clients_total"`
 	Sessions         int               `json:"sessions"`
 	SessionsOnline   int               `json:"sessions_online"`
+	Hibernating      int               `json:"clients_hibernating"`
 	Subscriptions    int               `json:"subscriptions"`
 	Retained         int               `json:"retained"`
 	MessagesIn       uint64            `json:"messages_in"`
@@ -154,7 +155,7 @@ type ListenerJSON struct {
 func (s *Server) getStats(w http.ResponseWriter, r *http.Request) {
 	m := s.opts.Broker.Metrics()
 	out := StatsJSON{Version: m.Version, UptimeSeconds: m.Uptime.Seconds(), ClientsConnected: m.ClientsConnected,
-		ClientsTotal: m.ClientsTotal, Sessions: m.Sessions, SessionsOnline: m.SessionsOnline,
+		ClientsTotal: m.ClientsTotal, Sessions: m.Sessions, SessionsOnline: m.SessionsOnline, Hibernating: m.ClientsHibernating,
 		Subscriptions: m.Subscriptions, Retained: m.Retained, MessagesIn: m.MessagesIn[0] + m.MessagesIn[1] + m.MessagesIn[2],
 		MessagesOut: m.MessagesOut[0] + m.MessagesOut[1] + m.MessagesOut[2], MessagesInByQoS: m.MessagesIn,
 		MessagesOutByQoS: m.MessagesOut, BytesIn: m.BytesIn, BytesOut: m.BytesOut, Dropped: m.Dropped,

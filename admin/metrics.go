@@ -26,6 +26,7 @@ var metricDescs = []struct {
 	{"roost_build_info", "Always 1; the version label is the broker's version.", []string{"version"}, false},
 	{"roost_uptime_seconds", "Seconds since the broker started.", nil, false},
 	{"roost_clients_connected", "Network connections open now (before and after CONNECT).", nil, false},
+	{"roost_clients_hibernating", "Connected clients idle long enough to hold no goroutines (hibernate_after).", nil, false},
 	{"roost_connections", "Network connections open now, by listener.", []string{"listener"}, false},
 	{"roost_connections_total", "Network connections accepted, by listener.", []string{"listener"}, true},
 	{"roost_sessions", "Sessions, connected or not.", nil, false},
@@ -77,6 +78,7 @@ func (c *brokerCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge("roost_build_info", 1, m.Version)
 	gauge("roost_uptime_seconds", m.Uptime.Seconds())
 	gauge("roost_clients_connected", float64(m.ClientsConnected))
+	gauge("roost_clients_hibernating", float64(m.ClientsHibernating))
 	gauge("roost_sessions", float64(m.Sessions))
 	gauge("roost_sessions_online", float64(m.SessionsOnline))
 	gauge("roost_subscriptions", float64(m.Subscriptions))

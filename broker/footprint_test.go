@@ -18,3 +18,12 @@ func TestIdleFootprint(t *testing.T) {
 		t.Errorf("session is %d bytes, budget 320", n)
 	}
 }
+
+// TestMessageFootprint keeps a routed message within the 112-byte size
+// class: every publish allocates one, and a retained message keeps it.
+// The 5.0 properties live behind a pointer, nil when there are none.
+func TestMessageFootprint(t *testing.T) {
+	if n := unsafe.Sizeof(message{}); n > 112 {
+		t.Errorf("message is %d bytes, budget 112", n)
+	}
+}

@@ -83,6 +83,11 @@ type connAuth struct {
 	reauth AuthExchange // a re-authentication in progress, nil if none
 }
 
+// readAhead is how far a connection's read buffer grows while reads keep
+// filling it: a busy publisher's packets then arrive many per read. It
+// shrinks back when the client slows down, and is dropped on hibernation.
+const readAhead = 32 << 10
+
 // readDeadline is the keep-alive deadline of the current read; zero: none.
 func (c *conn) readDeadline() time.Time {
 	if d := c.kaDeadline.Load(); d != 0 {
@@ -157,6 +162,7 @@ func (c *conn) reader(resumed bool) {
 func (c *conn) run() error {
 	lim := c.srv.limits()
 	c.rd = packet.NewReader(c.nc, 512, lim.MaxPacketSize)
+	c.rd.ReadAhead = readAhead
 	r := c.rd
 	_ = c.nc.SetReadDeadline(time.Now().Add(lim.ConnectTimeout))
 	first, body, err := r.Read()

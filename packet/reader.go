@@ -40,10 +40,22 @@ type Reader struct {
 	buf        []byte
 	start, end int
 	minBuf     int
+	hungry     bool // the last read filled all the free space: more is likely waiting
+	lean       int  // consecutive reads that used under an eighth of the free space
 	// MaxSize is the largest packet accepted, header included; 0 means the
 	// protocol maximum.
 	MaxSize int
+	// ReadAhead, when larger than the initial buffer, lets the buffer grow
+	// (doubling, up to ReadAhead bytes) while reads keep filling it, so a
+	// busy stream takes many packets per read; after shrinkAfter reads
+	// that use little of it, an empty buffer goes back to the initial size.
+	// 0: the buffer grows only to fit a packet.
+	ReadAhead int
 }
+
+// shrinkAfter is how many consecutive small reads return a grown buffer to
+// its initial size.
+const shrinkAfter = 64
 
 // NewReader returns a Reader over src with an initial buffer of bufSize bytes
 // (allocated on first use) and the given maximum packet size.
@@ -92,7 +104,15 @@ func (r *Reader) Release() bool {
 		return false
 	}
 	r.buf, r.start, r.end = nil, 0, 0
+	r.hungry, r.lean = false, 0
 	return true
+}
+
+// resize moves the buffered bytes to a new buffer of size bytes.
+func (r *Reader) resize(size int) {
+	nb := make([]byte, size)
+	copy(nb, r.buf[:r.end])
+	r.buf = nb
 }
 
 // fill makes room and reads once from the source.
@@ -101,19 +121,26 @@ func (r *Reader) fill() error {
 		r.end = copy(r.buf, r.buf[r.start:r.end])
 		r.start = 0
 	}
-	if r.end == len(r.buf) {
-		size := 2 * len(r.buf)
-		if size < r.minBuf {
-			size = r.minBuf
-		}
-		nb := make([]byte, size)
-		copy(nb, r.buf[:r.end])
-		r.buf = nb
+	switch {
+	case r.end == len(r.buf):
+		r.resize(max(2*len(r.buf), r.minBuf)) // room for the rest of a packet
+	case r.hungry && len(r.buf) < r.ReadAhead:
+		r.resize(min(2*len(r.buf), r.ReadAhead))
+	case r.end == 0 && r.lean >= shrinkAfter && len(r.buf) > r.minBuf:
+		r.buf, r.lean = nil, 0
+		r.resize(r.minBuf)
 	}
 	for range 100 {
+		free := len(r.buf) - r.end
 		n, err := r.src.Read(r.buf[r.end:])
 		r.end += n
 		if n > 0 {
+			r.hungry = n == free
+			if n < free/8 {
+				r.lean++
+			} else {
+				r.lean = 0
+			}
 			return nil
 		}
 		if err != nil {

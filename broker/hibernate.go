@@ -116,8 +116,10 @@ func (h *hibernator) sweepLoop() {
 		select {
 		case <-h.srv.done:
 			h.mu.Lock()
-			h.closed = true
-			h.poll.wake() // pollLoop exits and closes the poller
+			if !h.closed { // else the poller has stopped and closed already
+				h.closed = true
+				h.poll.wake() // pollLoop exits and closes the poller
+			}
 			h.mu.Unlock()
 			return
 		case <-t.C:
@@ -176,10 +178,25 @@ func (h *hibernator) pollLoop() {
 		h.mu.Unlock()
 		go c.reader(true)
 	})
+	// Shutdown, or the poller failed: no connection may stay parked
+	// without it (at shutdown there are none left; kicks woke them).
 	h.mu.Lock()
 	h.closed = true
+	parked := make([]*conn, 0, len(h.parked))
+	for _, c := range h.parked {
+		h.unparkLocked(c)
+		parked = append(parked, c)
+	}
 	h.poll.close()
 	h.mu.Unlock()
+	select {
+	case <-h.srv.done:
+	default:
+		h.srv.log.Error("hibernation poller stopped; connections stay awake from now on", "woken", len(parked))
+	}
+	for _, c := range parked {
+		go c.reader(true)
+	}
 }
 
 // unparkLocked takes c out of the poller; its caller starts a reader.

@@ -211,3 +211,20 @@ func TestHibernateOff(t *testing.T) {
 		t.Fatal("no writer goroutine")
 	}
 }
+
+// If the poller stops while the server runs, every hibernating connection
+// is woken and connections stay awake from then on.
+func TestHibernatePollerStops(t *testing.T) {
+	s, addr := startHibernating(t)
+	p := clean(t, addr, packet.V311, "orphan")
+	p.subscribe(sub("orphan/#", 0))
+	waitHibernating(t, s, 1)
+	s.hib.poll.wake() // as if epoll_wait had failed
+	waitFor(t, "the connection to wake", func() bool { return s.Stats().ClientsHibernating == 0 })
+	waitTicks(t, s, s.hib.idle+2)
+	if n := s.Stats().ClientsHibernating; n != 0 {
+		t.Fatalf("%d hibernating without a poller", n)
+	}
+	p.publish("orphan/t", "still here", 0, false)
+	p.expectPub("orphan/t", "still here")
+}

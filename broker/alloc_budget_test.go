@@ -12,18 +12,18 @@ import (
 	"github.com/roostmq/roost/topic"
 )
 
-// routeFixture is the setup of BenchmarkRouteInternal as a test helper: a
+// routeFixture is the setup BenchmarkRouteInternal and TestRouteAllocBudget share: a
 // server without listeners, and sessions whose connections have no writer
 // goroutine; the test takes their outbound bytes in the writer's place.
 type routeFixture struct {
-	s     *Server
-	from  *conn
-	subs  []*conn
-	bufs  [][]byte // reused by take
-	spare []byte
+	s      *Server
+	from   *conn
+	subs   []*conn
+	bufs   [][]byte // reused by take
+	spares [][]byte // per subscriber, as each writer keeps its own
 }
 
-func newRouteFixture(t *testing.T, nsubs int, qos byte) *routeFixture {
+func newRouteFixture(t testing.TB, nsubs int, qos byte) *routeFixture {
 	t.Helper()
 	opts := DefaultOptions()
 	opts.SysInterval = 0
@@ -54,7 +54,18 @@ func newRouteFixture(t *testing.T, nsubs int, qos byte) *routeFixture {
 		s.subs.Subscribe(c.sess, benchTopic, topic.Options{QoS: qos})
 		f.subs = append(f.subs, c)
 	}
+	f.spares = make([][]byte, nsubs)
 	return f
+}
+
+// take takes subscriber i's encoded bytes as its writer would and returns
+// how many there were.
+func (f *routeFixture) take(i int) int {
+	c := f.subs[i]
+	var n int
+	f.bufs, n, _ = c.out.take(f.bufs[:0], &f.spares[i])
+	f.spares[i] = c.out.done(f.bufs, 0)
+	return n
 }
 
 // routeOnce routes m and then does what the clients and writers would:
@@ -65,7 +76,7 @@ func (f *routeFixture) routeOnce(t *testing.T, m *message) {
 		t.Fatalf("routed to %d sessions, want %d", got, len(f.subs))
 	}
 	f.from.flushWakes()
-	for _, c := range f.subs {
+	for i, c := range f.subs {
 		if m.qos > 0 {
 			ss := c.sess
 			ss.mu.Lock()
@@ -79,12 +90,9 @@ func (f *routeFixture) routeOnce(t *testing.T, m *message) {
 				t.Fatalf("%s: %d messages in flight, want 1 to acknowledge", ss.id, n)
 			}
 		}
-		var n int
-		f.bufs, n, _ = c.out.take(f.bufs[:0], &f.spare)
-		if n == 0 {
+		if f.take(i) == 0 {
 			t.Fatalf("%s: nothing encoded", c.clientID)
 		}
-		f.spare = c.out.done(f.bufs, 0)
 	}
 }
 

@@ -2,7 +2,6 @@ package broker
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net"
 	"sync"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/roostmq/roost/packet"
-	"github.com/roostmq/roost/topic"
 )
 
 const (
@@ -123,44 +121,12 @@ func BenchmarkRouteInternal(b *testing.B) {
 }
 
 func benchRouteInternal(b *testing.B, nsubs int) {
-	opts := DefaultOptions()
-	opts.SysInterval = 0
-	opts.Listen = nil
-	s, err := New(opts)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = s.Shutdown(ctx)
-	})
-
-	// attach makes a session with a connection whose writer never runs.
-	attach := func(id string) *conn {
-		nc, other := net.Pipe()
-		b.Cleanup(func() { _ = nc.Close(); _ = other.Close() })
-		c := s.newConn(nc, "bench")
-		c.version = packet.V311
-		c.clientID = id
-		ss := newSession(s, id)
-		ss.conn, ss.version, ss.window = c, packet.V311, 64
-		c.sess = ss
-		return c
-	}
-	from := attach("bench-pub")
-	subs := make([]*conn, nsubs)
-	for i := range subs {
-		subs[i] = attach(fmt.Sprintf("bench-sub-%d", i))
-		s.subs.Subscribe(subs[i].sess, benchTopic, topic.Options{QoS: 0})
-	}
+	f := newRouteFixture(b, nsubs, 0)
+	s, from := f.s, f.from
 	m := &message{topic: benchTopic, payload: bytes.Repeat([]byte{'x'}, benchPayload), created: time.Now()}
-	var bufs [][]byte
-	spares := make([][]byte, len(subs))
 	drain := func() {
-		for i, c := range subs {
-			bufs, _, _ = c.out.take(bufs[:0], &spares[i])
-			spares[i] = c.out.done(bufs, 0)
+		for i := range f.subs {
+			f.take(i)
 		}
 		from.flushWakes()
 	}

@@ -202,10 +202,16 @@ func (c *conn) readLoop(resumed bool) error {
 				_ = c.nc.SetReadDeadline(d)
 			}
 			if h != nil {
-				c.lastIn.Store(h.tick.Load())
+				// Loads first: a busy connection writes these once per tick,
+				// not once per batch.
+				if t := h.tick.Load(); c.lastIn.Load() != t {
+					c.lastIn.Store(t)
+				}
 				// A request to hibernate that raced with this batch is
 				// withdrawn; the sweeper asks again if the client stays idle.
-				c.hib.CompareAndSwap(hibRequested, hibAwake)
+				if c.hib.Load() == hibRequested {
+					c.hib.CompareAndSwap(hibRequested, hibAwake)
+				}
 			}
 		}
 		first, body, err := r.Read()

@@ -130,8 +130,8 @@ func (o *outbound) restart() {
 }
 
 // retireIfIdle asks a writer that has written nothing since tick idleSince
-// to exit. It reports whether it asked.
-func (o *outbound) retireIfIdle(idleSince uint32) bool {
+// to exit.
+func (o *outbound) retireIfIdle(idleSince uint32) {
 	o.mu.Lock()
 	ok := o.running && !o.closed && !o.idle.Load() && len(o.buf) == 0 && len(o.full) == 0 && o.writing == 0 &&
 		int32(o.lastOut-idleSince) <= 0
@@ -142,7 +142,6 @@ func (o *outbound) retireIfIdle(idleSince uint32) bool {
 	if ok {
 		o.signal()
 	}
-	return ok
 }
 
 // retired is the writer's last check before it waits: it exits when asked
@@ -268,9 +267,7 @@ func (c *conn) writeLoop() {
 				c.stats.bytesOut.Add(uint64(n))
 				continue
 			}
-			if s := c.out.done(bufs, c.srv.hibTick()); s != nil {
-				spare = s
-			}
+			// Nothing taken: take set writing to 0 and there is nothing to hand back.
 			if closed {
 				if tc, ok := c.nc.(interface{ CloseWrite() error }); ok {
 					_ = tc.CloseWrite()

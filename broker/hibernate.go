@@ -170,13 +170,11 @@ func (h *hibernator) pollLoop() {
 	h.poll.wait(func(fd int32) {
 		h.mu.Lock()
 		c := h.parked[fd]
-		if c == nil || c.hib.Load() != hibParked {
-			h.mu.Unlock() // a stale event for a socket already woken
-			return
-		}
-		h.unparkLocked(c)
+		ok := c != nil && h.unparkLocked(c) // else a stale event for a socket already woken
 		h.mu.Unlock()
-		go c.reader(true)
+		if ok {
+			go c.reader(true)
+		}
 	})
 	// Shutdown, or the poller failed: no connection may stay parked
 	// without it (at shutdown there are none left; kicks woke them).
@@ -199,8 +197,12 @@ func (h *hibernator) pollLoop() {
 	}
 }
 
-// unparkLocked takes c out of the poller; its caller starts a reader.
-func (h *hibernator) unparkLocked(c *conn) {
+// unparkLocked takes c out of the poller if it is parked and reports
+// whether it was; the caller then starts its reader.
+func (h *hibernator) unparkLocked(c *conn) bool {
+	if c.hib.Load() != hibParked {
+		return false
+	}
 	c.hib.Store(hibAwake)
 	if h.parked[c.parkFD] == c {
 		delete(h.parked, c.parkFD)
@@ -208,6 +210,7 @@ func (h *hibernator) unparkLocked(c *conn) {
 	if !h.closed {
 		h.poll.del(c.raw) // a closed socket has already left the poller
 	}
+	return true
 }
 
 // hibernating reports how many connections have no goroutine.
@@ -273,11 +276,9 @@ func (c *conn) wakeReader() {
 		return
 	}
 	h.mu.Lock()
-	if c.hib.Load() != hibParked {
-		h.mu.Unlock()
-		return
-	}
-	h.unparkLocked(c)
+	ok := h.unparkLocked(c)
 	h.mu.Unlock()
-	go c.reader(true)
+	if ok {
+		go c.reader(true)
+	}
 }

@@ -29,7 +29,8 @@ type Options struct {
 	// HibernateAfter is how long a connection may be idle (nothing read, or
 	// for its writer nothing written) before it gives up its goroutines and
 	// read buffer; it wakes again when the client sends or a message is
-	// queued for it. Plain TCP and Unix socket connections on Linux; 0
+	// queued for it. Plain TCP and Unix socket connections, and wrappers
+	// that implement Hibernatable (WebSocket, PROXY protocol), on Linux; 0
 	// turns it off. Read at start.
 	HibernateAfter time.Duration
 

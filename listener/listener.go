@@ -368,8 +368,12 @@ func (c *addrConn) RemoteAddr() net.Addr { return c.remote }
 
 // SyscallConn and Quiet implement broker.Hibernatable: the PROXY header is
 // read byte for byte, so nothing past it is ever buffered here.
-func (c *addrConn) SyscallConn() (syscall.RawConn, error) {
-	if sc, ok := c.Conn.(syscall.Conn); ok {
+func (c *addrConn) SyscallConn() (syscall.RawConn, error) { return socketOf(c.Conn) }
+
+// socketOf returns the socket of nc when nc is one, or a wrapper that
+// offers it (for hibernation); ErrUnsupported otherwise (TLS).
+func socketOf(nc net.Conn) (syscall.RawConn, error) {
+	if sc, ok := nc.(syscall.Conn); ok {
 		return sc.SyscallConn()
 	}
 	return nil, errors.ErrUnsupported

@@ -206,22 +206,11 @@ func (c *wsConn) RemoteAddr() net.Addr { return c.remote }
 
 // SyscallConn and Quiet implement broker.Hibernatable: over plain TCP an
 // idle WebSocket may hibernate like a TCP connection.
-func (c *wsConn) SyscallConn() (syscall.RawConn, error) {
-	if h, ok := c.Conn.(hibernatable); ok {
-		return h.SyscallConn()
-	}
-	return nil, errors.ErrUnsupported
-}
+func (c *wsConn) SyscallConn() (syscall.RawConn, error) { return socketOf(c.Conn) }
 
 func (c *wsConn) Quiet() bool {
-	h, ok := c.Conn.(hibernatable)
-	return ok && h.Quiet()
-}
-
-// hibernatable is broker.Hibernatable (listener does not import broker).
-type hibernatable interface {
-	SyscallConn() (syscall.RawConn, error)
-	Quiet() bool
+	q, ok := c.Conn.(interface{ Quiet() bool })
+	return ok && q.Quiet()
 }
 
 // CertIdentity implements CertIdentifier (wss).

@@ -49,12 +49,7 @@ var errWSText = errors.New("websocket: text frame; MQTT needs binary frames")
 
 // SyscallConn returns the socket beneath the stream when it is a plain
 // socket (not TLS), for hibernation.
-func (s *wsStream) SyscallConn() (syscall.RawConn, error) {
-	if sc, ok := s.Conn.(syscall.Conn); ok {
-		return sc.SyscallConn()
-	}
-	return nil, errors.ErrUnsupported
-}
+func (s *wsStream) SyscallConn() (syscall.RawConn, error) { return socketOf(s.Conn) }
 
 // Quiet reports whether the stream holds no bytes read from the socket
 // that Read has not returned: nothing deframed and waiting, nothing the

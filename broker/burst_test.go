@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"encoding/binary"
+	"net"
 	"testing"
 
 	"github.com/roostmq/roost/packet"
@@ -11,14 +12,22 @@ import (
 // A burst of large messages sent in one write crosses the read buffer's
 // growth (ReadAhead) on the publisher's side and the pooled outbound chunks
 // and writev on the subscriber's: every message arrives once, in order,
-// intact. The subscriber, with a small socket buffer, reads nothing until
-// the burst is queued, so its backlog spans many chunks.
+// intact. With small socket buffers on both ends, and the subscriber
+// reading nothing until the burst is queued, its backlog spans many chunks.
 func TestLargeBurstInOrder(t *testing.T) {
 	eachVersion(t, func(t *testing.T, v packet.Version) {
 		s, addr := startServer(t, nil)
 		subscriber := clean(t, addr, v, "burst-sub")
 		subscriber.setReadBuffer(16 << 10)
 		subscriber.subscribe(sub("burst/t", 0))
+		// Small socket buffers on both ends: the kernel holds little of the
+		// burst, the broker's outbound queue the rest.
+		s.mu.Lock()
+		sc := s.sessions["burst-sub"]
+		s.mu.Unlock()
+		sc.mu.Lock()
+		_ = sc.conn.nc.(*net.TCPConn).SetWriteBuffer(16 << 10)
+		sc.mu.Unlock()
 		pub := clean(t, addr, v, "burst-pub")
 		const n, size = 400, 4096 // 1.6 MB: about 50 chunks
 		var burst []byte

@@ -191,8 +191,14 @@ func (c *conn) readLoop(resumed bool) error {
 	h := c.srv.hib
 	var pub packet.Publish
 	for {
-		if r.Buffered() == 0 {
+		if !r.Ready() {
+			// Read is about to block: wake every writer this batch appended
+			// to first, even when part of the next packet is buffered, or a
+			// client that stops halfway through a packet would hold back
+			// every subscriber it published to.
 			c.flushWakes()
+		}
+		if r.Buffered() == 0 {
 			if resumed {
 				resumed = false
 				_ = c.nc.SetReadDeadline(c.readDeadline())
@@ -247,7 +253,8 @@ func (c *conn) readLoop(resumed bool) error {
 	}
 }
 
-// flushWakes wakes every writer that routing appended to in this batch.
+// flushWakes wakes every writer that routing appended to in this batch
+// (the reader owes each a wake: outbound.appendFn with batch set).
 func (c *conn) flushWakes() {
 	for i, w := range c.wake {
 		w.out.wake()

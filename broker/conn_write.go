@@ -48,9 +48,17 @@ type outbound struct {
 	over    int64    // guarded by mu: when appends first failed the pending limit (Unix nanoseconds); 0 when under
 	lastOut uint32   // guarded by mu: hibernation tick of the last write
 	closed  bool     // guarded by mu: no more appends
-	woken   bool     // guarded by mu: a wake-up is pending for buf
 	running bool     // guarded by mu: a writer goroutine exists
-	notify  chan struct{}
+	// woken: since the writer last took, some producer owes it a wake-up
+	// (or has sent one). A reader routing a batch (batch appends) owes it
+	// until it is about to block; others may delay behind it.
+	woken bool // guarded by mu
+	// signalled: a producer that wakes at once (the connection's own
+	// replies, timers, wills, $SYS, Server.Publish, acknowledgements that
+	// fill the window) has woken the writer, or is about to, since it last
+	// took. Such producers never wait behind a batch's owed wake.
+	signalled bool // guarded by mu
+	notify    chan struct{}
 	// idle: the writer was asked to exit, or has exited, because the
 	// connection wrote nothing for a while (hibernate.go). The next wake
 	// starts a writer again. Set and cleared under mu; read without it by
@@ -62,8 +70,12 @@ type outbound struct {
 // appendFn runs fn to append to the buffer unless the connection is closed or
 // the pending bytes already exceed limit (limit <= 0: no check). need is
 // about how many bytes fn appends (0 for a small packet). It reports
-// whether fn ran and whether the caller must wake the writer.
-func (o *outbound) appendFn(limit, need int, fn func([]byte) []byte) (ok, wake bool) {
+// whether fn ran and whether the caller must wake the writer. batch: the
+// caller is a reader that wakes the writers it appended to once its read
+// batch is handled (conn.flushWakes), so it need not wake a writer that
+// another producer already owes a wake; any other caller wakes at once,
+// and must unless a wake was already sent for what it appended.
+func (o *outbound) appendFn(limit, need int, batch bool, fn func([]byte) []byte) (ok, wake bool) {
 	o.mu.Lock()
 	if o.closed || (limit > 0 && o.queued+len(o.buf)+o.writing > limit) {
 		if !o.closed && o.over == 0 {
@@ -80,7 +92,12 @@ func (o *outbound) appendFn(limit, need int, fn func([]byte) []byte) (ok, wake b
 		o.buf = newChunk(need)
 	}
 	o.buf = fn(o.buf)
-	wake = !o.woken
+	if batch {
+		wake = !o.woken
+	} else {
+		wake = !o.signalled
+		o.signalled = true
+	}
 	o.woken = true
 	o.mu.Unlock()
 	return true, wake
@@ -151,7 +168,7 @@ func (o *outbound) retired() bool {
 	defer o.mu.Unlock()
 	if o.idle.Load() && len(o.buf) == 0 && len(o.full) == 0 && !o.closed {
 		o.running = false
-		o.woken = false
+		o.woken, o.signalled = false, false
 		if cap(o.buf) > 0 { // a retired writer's connection keeps no buffer
 			recycle(o.buf)
 			o.buf = nil
@@ -178,7 +195,7 @@ func (o *outbound) take(dst [][]byte, spare *[]byte) (bufs [][]byte, n int, clos
 		*spare = nil
 	}
 	o.writing = n
-	o.woken = false
+	o.woken, o.signalled = false, false
 	o.over = 0
 	closed = o.closed
 	o.mu.Unlock()
@@ -305,7 +322,7 @@ func (c *conn) sendPacket(p packet.Packet) {
 // send appends one encoded packet and wakes the writer at once; for the
 // connection's own replies.
 func (c *conn) send(fn func([]byte) []byte) {
-	if _, wake := c.out.appendFn(0, 0, fn); wake {
+	if _, wake := c.out.appendFn(0, 0, false, fn); wake {
 		c.out.wake()
 	}
 }

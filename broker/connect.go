@@ -200,7 +200,7 @@ func (c *conn) accept(p *packet.Connect) error {
 // route to c, so CONNACK is the first packet the client gets. [MQTT-3.2.0-1]
 func (c *conn) queueConnack(ack *packet.Connack) {
 	v := c.version
-	c.out.appendFn(0, 0, func(b []byte) []byte { return ack.Append(b, v) })
+	c.out.appendFn(0, 0, false, func(b []byte) []byte { return ack.Append(b, v) })
 }
 
 // sessionExpiry works out how long the session outlives the connection.

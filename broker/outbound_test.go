@@ -14,7 +14,7 @@ func TestOutboundChunks(t *testing.T) {
 	appendN := func(n int, b byte) {
 		p := bytes.Repeat([]byte{b}, n)
 		want.Write(p)
-		if ok, _ := o.appendFn(0, n, func(dst []byte) []byte { return append(dst, p...) }); !ok {
+		if ok, _ := o.appendFn(0, n, false, func(dst []byte) []byte { return append(dst, p...) }); !ok {
 			t.Fatal("append refused")
 		}
 	}

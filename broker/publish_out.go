@@ -7,8 +7,9 @@ import (
 // writePublish encodes one PUBLISH of m for this client into its outbound
 // queue. limit > 0 drops it instead when that many bytes are already pending
 // (QoS 0 back-pressure). It applies the client's Maximum Packet Size, the
-// remaining message expiry and outbound topic aliases.
-func (c *conn) writePublish(m *message, qos byte, id uint16, retain bool, subIDs []uint32, dup bool, limit int) (ok, wake bool) {
+// remaining message expiry and outbound topic aliases. batch: the caller
+// is a reader routing a read batch (outbound.appendFn).
+func (c *conn) writePublish(m *message, qos byte, id uint16, retain bool, subIDs []uint32, dup bool, limit int, batch bool) (ok, wake bool) {
 	p := packet.Publish{Dup: dup && qos > 0, QoS: qos, Retain: retain, PacketID: id, Payload: m.payload} // [MQTT-3.3.1-3]
 	if c.version == packet.V5 {
 		if m.props != nil {
@@ -30,7 +31,7 @@ func (c *conn) writePublish(m *message, qos byte, id uint16, retain bool, subIDs
 	if c.version == packet.V5 {
 		need += 64
 	}
-	ok, wake = c.out.appendFn(limit, need, func(b []byte) []byte {
+	ok, wake = c.out.appendFn(limit, need, batch, func(b []byte) []byte {
 		p.Topic = unsafeBytes(m.topic)
 		alias, fresh := c.outAliasLocked(m.topic)
 		if alias != 0 {

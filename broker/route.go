@@ -215,7 +215,7 @@ func (s *Server) deliverTo(from *conn, ss *session, m *message, qos byte, retain
 	if !s.mayReceive(ss, m.topic) {
 		return
 	}
-	w, st := ss.deliverVia(m, qos, retain, ids, group, filter)
+	w, st := ss.deliverVia(m, qos, retain, ids, group, filter, from != nil)
 	if from != nil {
 		switch st {
 		case storedRecord:

@@ -105,7 +105,7 @@ func (ss *session) nextIDLocked() uint16 {
 // deliver hands one message to this session at the granted QoS. It runs on
 // the publisher's goroutine; the returned conn, if any, needs its writer woken.
 func (ss *session) deliver(m *message, qos byte, retain bool, subIDs []uint32) *conn {
-	w, _ := ss.deliverVia(m, qos, retain, subIDs, "", "")
+	w, _ := ss.deliverVia(m, qos, retain, subIDs, "", "", false)
 	return w
 }
 
@@ -119,8 +119,10 @@ const (
 )
 
 // deliverVia is deliver for a message that came through the shared
-// subscription $share/group/filter (both "" for none).
-func (ss *session) deliverVia(m *message, qos byte, retain bool, subIDs []uint32, group, filter string) (*conn, stored) {
+// subscription $share/group/filter (both "" for none). batch: the caller
+// is a reader that wakes the returned conn after its read batch
+// (outbound.appendFn); otherwise it wakes it at once.
+func (ss *session) deliverVia(m *message, qos byte, retain bool, subIDs []uint32, group, filter string, batch bool) (*conn, stored) {
 	if ss.local != nil {
 		ss.local(m.topic, m)
 		return nil, storedNothing
@@ -140,7 +142,7 @@ func (ss *session) deliverVia(m *message, qos byte, retain bool, subIDs []uint32
 			return nil, storedNothing
 		}
 		lim := c.srv.limits()
-		ok, wake := c.writePublish(m, 0, 0, retain, subIDs, false, lim.MaxPendingBytes)
+		ok, wake := c.writePublish(m, 0, 0, retain, subIDs, false, lim.MaxPendingBytes, batch)
 		if !ok {
 			// QoS 0 beyond the pending limit is dropped for this subscriber
 			// alone; one that stays over it is disconnected as a slow consumer.
@@ -160,7 +162,7 @@ func (ss *session) deliverVia(m *message, qos byte, retain bool, subIDs []uint32
 		q.seq = ss.seq
 	}
 	if c != nil && len(ss.inflight) < ss.window && ss.queuedLocked() == 0 {
-		wake, ok := ss.sendLocked(c, q)
+		wake, ok := ss.sendLocked(c, q, batch)
 		return wakeIf(c, wake), storeResult(q.seq, ok)
 	}
 	w, ok := ss.enqueueLocked(q)
@@ -187,8 +189,9 @@ func wakeIf(c *conn, wake bool) *conn {
 // sendLocked puts q in flight with a new packet id and encodes it. A stored
 // message's record gets the packet id first; for QoS 2 the PUBLISH waits
 // for it to be durable, so that a resend after a crash keeps the id the
-// client knows. ok is false when the record could not be written.
-func (ss *session) sendLocked(c *conn, q queued) (wake, ok bool) {
+// client knows. ok is false when the record could not be written. batch:
+// as for deliverVia.
+func (ss *session) sendLocked(c *conn, q queued, batch bool) (wake, ok bool) {
 	om := &outMsg{queued: q, id: ss.nextIDLocked()}
 	ok = true
 	if q.seq != 0 {
@@ -198,7 +201,7 @@ func (ss *session) sendLocked(c *conn, q queued) (wake, ok bool) {
 		}
 	}
 	ss.inflight = append(ss.inflight, om)
-	sent, wake := c.writePublish(q.msg, q.qos, om.id, q.retain, q.subIDs, false, 0)
+	sent, wake := c.writePublish(q.msg, q.qos, om.id, q.retain, q.subIDs, false, 0, batch)
 	if !sent {
 		// Too large for the client or the connection is closing: a message
 		// too large is treated as delivered. [MQTT-3.1.2-25]
@@ -294,7 +297,7 @@ func (ss *session) fillLocked(c *conn) (wake bool) {
 			ss.dropLocked(q.msg, DropExpired)
 			continue
 		}
-		if w, _ := ss.sendLocked(c, q); w {
+		if w, _ := ss.sendLocked(c, q, false); w {
 			wake = true
 		}
 	}
@@ -355,7 +358,7 @@ func (ss *session) resumeLocked(c *conn) {
 			c.sendPacket(&packet.Pubrel{Ack: packet.Ack{PacketID: m.id}})
 			continue
 		}
-		c.writePublish(m.msg, m.qos, m.id, m.retain, m.subIDs, true, 0)
+		c.writePublish(m.msg, m.qos, m.id, m.retain, m.subIDs, true, 0, false)
 	}
 	ss.fillLocked(c)
 	c.out.wake()

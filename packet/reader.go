@@ -71,10 +71,7 @@ func NewReader(src io.Reader, bufSize, maxSize int) *Reader {
 // A stream that ends between packets returns io.EOF; one that ends inside a
 // packet returns io.ErrUnexpectedEOF.
 func (r *Reader) Read() (first byte, body []byte, err error) {
-	max := r.MaxSize
-	if max <= 0 {
-		max = MaxPacketSize
-	}
+	max := r.maxSize()
 	for {
 		first, body, n, err := Split(r.buf[r.start:r.end], max)
 		if err == nil {
@@ -93,9 +90,29 @@ func (r *Reader) Read() (first byte, body []byte, err error) {
 	}
 }
 
+func (r *Reader) maxSize() int {
+	if r.MaxSize <= 0 {
+		return MaxPacketSize
+	}
+	return r.MaxSize
+}
+
 // Buffered reports how many bytes are already read from the stream but not yet
-// returned; a caller can handle them before waking writers.
+// returned, whether or not they make a whole packet.
 func (r *Reader) Buffered() int { return r.end - r.start }
+
+// Ready reports whether Read returns without reading from the source: a
+// whole packet is buffered, or bytes that Read will refuse (a malformed or
+// too large header). When it is false, Read blocks until the source has
+// more, so a caller with work that must not wait (waking writers) does it
+// first, even when part of a packet is buffered.
+func (r *Reader) Ready() bool {
+	if r.start == r.end {
+		return false
+	}
+	_, _, _, err := Split(r.buf[r.start:r.end], r.maxSize())
+	return err != ErrIncomplete
+}
 
 // Release drops the buffer when it holds no partial packet, so an idle
 // connection keeps no read memory. It reports whether it did.

@@ -1,6 +1,9 @@
 package packet
 
-import "testing"
+import (
+	"bytes"
+	"testing"
+)
 
 // burstReader returns up to n bytes of filler per Read, from an endless
 // stream of 2-byte PINGREQ packets.
@@ -54,5 +57,36 @@ func TestReaderReadAhead(t *testing.T) {
 	}
 	if len(plain.buf) != 512 {
 		t.Fatalf("buffer %d bytes without ReadAhead", len(plain.buf))
+	}
+}
+
+// Ready is true only when Read would not touch the source: with a whole
+// packet buffered, or a header Read refuses; never with part of a packet.
+func TestReaderReady(t *testing.T) {
+	pub := (&Publish{Topic: []byte("t"), Payload: []byte("hello")}).Append(nil, V311)
+	ping := (&Pingreq{}).Append(nil, V311)
+	stream := append(append(append([]byte(nil), pub...), ping...), pub[0])
+	r := NewReader(bytes.NewReader(stream), 512, 0)
+	if r.Ready() {
+		t.Fatal("Ready before any read")
+	}
+	if _, _, err := r.Read(); err != nil { // reads the whole stream at once
+		t.Fatal(err)
+	}
+	if !r.Ready() {
+		t.Fatal("not Ready with PINGREQ buffered")
+	}
+	if _, _, err := r.Read(); err != nil {
+		t.Fatal(err)
+	}
+	if r.Buffered() != 1 || r.Ready() {
+		t.Fatalf("Ready with one byte of a packet buffered (%d buffered)", r.Buffered())
+	}
+	r2 := NewReader(bytes.NewReader(append(append([]byte(nil), ping...), 0x30, 0xff, 0xff, 0x7f)), 512, 100)
+	if _, _, err := r2.Read(); err != nil {
+		t.Fatal(err)
+	}
+	if !r2.Ready() {
+		t.Fatal("not Ready with a header over the maximum size buffered: Read fails at once")
 	}
 }

@@ -23,7 +23,7 @@ import (
 // As a Chain member it answers NoOpinion for a client without a username,
 // for a username that is not in the file, and for a client that proved its
 // identity with a TLS certificate and sent no password, Allow for a right password and
-// Deny (0x86) for a wrong one.
+// Deny (0x86) for a wrong, empty or missing one.
 type PasswordFile struct {
 	w watched[passwords]
 }
@@ -75,7 +75,11 @@ func parsePasswords(data []byte) (*passwords, error) {
 // Users returns how many users the file holds now.
 func (p *PasswordFile) Users() int { return len(p.w.get().users) }
 
-// Verify reports whether user is in the file and password is theirs.
+// Verify reports whether user is in the file and password is theirs. An
+// empty password never matches, even when the file holds a hash of the empty
+// string (mosquitto_passwd can write one): a client that sends no password,
+// or an empty one, is refused as Mosquitto refuses it. The hash is still
+// computed so that the reply takes as long.
 func (p *PasswordFile) Verify(user string, password []byte) (known, ok bool) {
 	hash, known := p.w.get().users[user]
 	if !known {
@@ -83,7 +87,7 @@ func (p *PasswordFile) Verify(user string, password []byte) (known, ok bool) {
 		return false, false
 	}
 	ok, err := VerifyPassword(hash, password)
-	return true, ok && err == nil
+	return true, ok && err == nil && len(password) > 0
 }
 
 // CheckConnect implements ConnectChecker.

@@ -4,10 +4,29 @@ import "github.com/roostmq/roost/topic"
 
 var _ Authorizer = (*DenyList)(nil)
 
-// Authorize implements Authorizer.
+// isSysTopic reports whether name is in the broker's own $SYS tree.
+func isSysTopic(name string) bool {
+	return len(name) >= 4 && name[0] == '$' && name[1:4] == "SYS" && (len(name) == 4 || name[4] == '/')
+}
+
+// mayPublish decides whether a client may publish to name (a PUBLISH or a
+// will). Without an Authorizer every topic is open but the $SYS tree, which
+// is the broker's own; an Authorizer decides every topic itself (DenyList
+// and the auth package's Chain refuse $SYS unless a rule allows it).
+func (s *Server) mayPublish(clientID, username, name string) bool {
+	if a := s.opts.Authorizer; a != nil {
+		return a.Authorize(clientID, username, AccessPublish, name)
+	}
+	return !isSysTopic(name)
+}
+
+// Authorize implements Authorizer. Publishing into $SYS is refused.
 func (d *DenyList) Authorize(_, _ string, access Access, name string) bool {
 	switch access {
 	case AccessPublish:
+		if isSysTopic(name) {
+			return false
+		}
 		for _, f := range d.Publish {
 			if topic.Match(f, name) {
 				return false

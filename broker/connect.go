@@ -136,8 +136,7 @@ func (c *conn) checkConnect(r *packet.Reader, p *packet.Connect) error {
 	if err := s.checkTakeover(id, string(p.Username)); err != nil {
 		return err
 	}
-	if p.WillFlag && s.opts.Authorizer != nil &&
-		!s.opts.Authorizer.Authorize(id, string(p.Username), AccessPublish, string(p.WillTopic)) {
+	if p.WillFlag && !s.mayPublish(id, string(p.Username), string(p.WillTopic)) {
 		return &packet.Error{Code: packet.NotAuthorized, Msg: "will topic not authorized"}
 	}
 	return nil

@@ -84,7 +84,8 @@ type Authorizer interface {
 
 // DenyList is the small built-in Authorizer: filters listed under Publish may
 // not be published to, filters under Subscribe may not be subscribed to (a
-// subscription filter that overlaps a denied one is refused).
+// subscription filter that overlaps a denied one is refused). Publishing
+// into $SYS is refused too.
 type DenyList struct {
 	Publish   []string
 	Subscribe []string

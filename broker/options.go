@@ -47,7 +47,8 @@ type Options struct {
 	// Authentication Method with CONNACK 0x8C. The Authenticator still runs
 	// after a successful exchange.
 	EnhancedAuth EnhancedAuth
-	// Authorizer decides publish and subscribe per topic; nil allows all.
+	// Authorizer decides publish and subscribe per topic; nil allows all
+	// but publishing into $SYS, which is the broker's.
 	Authorizer Authorizer
 	// Store keeps sessions and retained messages; nil means store.NewMemory().
 	Store store.Store

@@ -81,8 +81,10 @@ func (c *conn) handlePublish(p *packet.Publish) error {
 		h(c.clientID, name, p.QoS, len(p.Payload))
 	}
 	code := packet.Success
-	if s.opts.Authorizer != nil && !s.opts.Authorizer.Authorize(c.clientID, c.username, AccessPublish, name) {
-		code = packet.NotAuthorized // 5.0: PUBACK/PUBREC 0x87; 3.1.1: acknowledged and dropped
+	if !s.mayPublish(c.clientID, c.username, name) {
+		// 5.0: PUBACK/PUBREC 0x87, QoS 0 dropped; 3.1.1 (which has no way to
+		// say no): acknowledged and dropped, as Mosquitto does.
+		code = packet.NotAuthorized
 	}
 	switch p.QoS {
 	case 0:

@@ -505,7 +505,7 @@ func (s *Server) fireWill(ss *session, w *willMsg) {
 
 // publishWill routes a will as an ordinary message. [MQTT-3.1.2-16] [MQTT-3.1.2-17]
 func (s *Server) publishWill(w *willMsg) {
-	if a := s.opts.Authorizer; a != nil && w.clientID != "" && !a.Authorize(w.clientID, w.username, AccessPublish, w.msg.topic) {
+	if w.clientID != "" && !s.mayPublish(w.clientID, w.username, w.msg.topic) {
 		// Checked at CONNECT too; the rules may have changed since.
 		s.log.Info("will not authorized at publication; dropped", "client", w.clientID, "topic", w.msg.topic)
 		return

@@ -11,10 +11,14 @@ import (
 
 // Config is the auth: section of the config file.
 type Config struct {
-	// Anonymous accepts clients that send no username and password when no
-	// member of the chain decided (default false). Without any mechanism
-	// configured, Roost installs no chain and everyone may connect.
-	Anonymous bool
+	// Anonymous says whether a client that sends no username and no
+	// password is accepted when no member of the chain decided. nil (the
+	// default; "auto" in the file) accepts it when no mechanism is configured
+	// (then Roost installs no chain and every client may connect) and
+	// refuses it otherwise. false refuses it even when no mechanism is
+	// configured: then only a client a TLS listener's cert_identity names
+	// may connect. See AnonymousAllowed.
+	Anonymous *bool
 	// Chain orders the authenticators by name: "password", "jwt", "http".
 	// Empty: every configured one in that order.
 	Chain []string
@@ -41,6 +45,20 @@ func (c *Config) Enabled() bool {
 		c.HTTP.ConnectURL != "" || c.HTTP.ACLURL != ""
 }
 
+// AnonymousAllowed reports whether a client without username and password
+// that no authenticator decided is accepted: Anonymous when set, else true
+// exactly when no mechanism is configured.
+func (c *Config) AnonymousAllowed() bool {
+	if c.Anonymous != nil {
+		return *c.Anonymous
+	}
+	return !c.Enabled()
+}
+
+// chainNeeded reports whether Build makes a chain: a mechanism is
+// configured, or anonymous clients are refused explicitly.
+func (c *Config) chainNeeded() bool { return c.Enabled() || !c.AnonymousAllowed() }
+
 func (c *Config) jwtEnabled() bool {
 	return c.JWT.SecretFile != "" || c.JWT.KeyFile != "" || c.JWT.JWKSURL != ""
 }
@@ -61,7 +79,7 @@ func (c *Config) Methods() []string {
 	if c.SCRAMFile != "" {
 		out = append(out, "MQTT 5 enhanced authentication: SCRAM-SHA-256, SCRAM-SHA-512")
 	}
-	if c.Anonymous || !c.Enabled() {
+	if c.AnonymousAllowed() {
 		out = append(out, "anonymous")
 	}
 	return out
@@ -106,6 +124,13 @@ func (c *Config) Check() error {
 		}
 		seen[n] = true
 	}
+	if c.ACLDefault == "deny" && !c.chainNeeded() {
+		// No chain runs, so nothing would apply it: say so rather than
+		// allow every access the operator meant to deny.
+		errs = append(errs, errors.New("auth.acl_default: deny has no effect without a mechanism "+
+			"(password_file, acl_file, scram_file, jwt or http) or anonymous: false; "+
+			"use the deny: lists, or configure a mechanism"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -116,16 +141,17 @@ type Built struct {
 }
 
 // Build reads the files of c and returns the chain, or nil when c enables
-// nothing. extra, when not nil (the config's deny: list), is asked first
-// for access, and only its denials count.
+// nothing and leaves anonymous clients allowed (then every client may
+// connect and only extra limits access). extra, when not nil (the config's
+// deny: list), is asked first for access, and only its denials count.
 func Build(c *Config, extra broker.Authorizer, log *slog.Logger) (*Built, error) {
-	if !c.Enabled() {
-		return nil, nil
-	}
 	if err := c.Check(); err != nil {
 		return nil, err
 	}
-	b := &Built{Chain: &Chain{Anonymous: c.Anonymous}}
+	if !c.chainNeeded() {
+		return nil, nil
+	}
+	b := &Built{Chain: &Chain{Anonymous: c.AnonymousAllowed()}}
 	ch := b.Chain
 	if extra != nil {
 		ch.Authorizers = append(ch.Authorizers, ACLFunc(func(id, user string, a broker.Access, t string) Result {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/url"
+	"strconv"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -24,7 +25,7 @@ func defaultAuth() auth.Config {
 func (d *decoder) authSection(path string, n *yaml.Node, f *File) {
 	a := &f.Auth
 	d.mapping(path, n, map[string]handler{
-		"anonymous": d.boolField(&a.Anonymous),
+		"anonymous": d.anonymousField(&a.Anonymous),
 		"chain": func(path string, n *yaml.Node) {
 			a.Chain = nil
 			d.list(path, n, func(path string, _ int, item *yaml.Node) {
@@ -50,6 +51,30 @@ func (d *decoder) authSection(path string, n *yaml.Node, f *File) {
 	})
 	if err := a.Check(); err != nil {
 		d.fail(resolve(n), path, "%v", err)
+	}
+}
+
+// anonymousField decodes true, false or auto (nil: allowed exactly when no
+// mechanism is configured).
+func (d *decoder) anonymousField(p **bool) handler {
+	return func(path string, n *yaml.Node) {
+		s := d.scalar(path, n, "true, false or auto")
+		if s == nil {
+			return
+		}
+		switch {
+		case s.ShortTag() == "!!str" && s.Value == "auto":
+			*p = nil
+		case s.ShortTag() == "!!bool":
+			v, err := strconv.ParseBool(s.Value)
+			if err != nil {
+				d.fail(s, path, "expected true, false or auto, got %q", s.Value)
+				return
+			}
+			*p = &v
+		default:
+			d.fail(s, path, "expected true, false or auto, got %s", describe(s))
+		}
 	}
 }
 

@@ -52,7 +52,7 @@ auth:
 		t.Fatal(err)
 	}
 	a := f.Auth
-	if !a.Anonymous || strings.Join(a.Chain, ",") != "jwt,password" || a.ACLDefault != "deny" || a.PasswordFile != "/etc/roost/passwd" ||
+	if a.Anonymous == nil || !*a.Anonymous || strings.Join(a.Chain, ",") != "jwt,password" || a.ACLDefault != "deny" || a.PasswordFile != "/etc/roost/passwd" ||
 		a.ACLFile != "/etc/roost/acl" || a.SCRAMFile != "/etc/roost/scram" {
 		t.Errorf("auth: %+v", a)
 	}

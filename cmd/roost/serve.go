@@ -96,6 +96,10 @@ func serve(stdout, stderr io.Writer, fl *serveFlags) error {
 				return usageErr(fmt.Errorf("listener %s: %w", &lc, err))
 			}
 		}
+		fmt.Fprintln(stdout, "auth:")
+		for _, l := range auth.Describe(&f.Auth, certIdentityListeners(f.Listeners), denyList(f.Options.Authorizer)) {
+			fmt.Fprintln(stdout, "  "+l)
+		}
 		fmt.Fprintln(stdout, "config OK")
 		return nil
 	}
@@ -152,7 +156,7 @@ func serve(stdout, stderr io.Writer, fl *serveFlags) error {
 	}
 	defer op.close()
 	op.watch(fl, srv)
-	printBanner(stderr, buildVersion(), bannerListeners(f.Listeners, lns), built != nil && !f.Auth.Anonymous)
+	printBanner(stderr, buildVersion(), bannerListeners(f.Listeners, lns), built != nil && !f.Auth.AnonymousAllowed())
 	if built != nil {
 		fmt.Fprintf(stderr, "  clients authenticate with: %s\n", strings.Join(f.Auth.Methods(), "; "))
 	}
@@ -182,6 +186,25 @@ func serve(stdout, stderr io.Writer, fl *serveFlags) error {
 	}
 	opts.Logger.Info("stopped")
 	return nil
+}
+
+// certIdentityListeners names the listeners whose verified client
+// certificates name the client.
+func certIdentityListeners(cfgs []listener.Config) []string {
+	var out []string
+	for i := range cfgs {
+		t := cfgs[i].TLS
+		if t != nil && t.CAFile != "" && t.ClientCerts != listener.ClientCertsNone && t.CertIdentity != listener.IdentityNone {
+			out = append(out, cfgs[i].String())
+		}
+	}
+	return out
+}
+
+// denyList returns the config's deny: lists, nil when it has none.
+func denyList(a broker.Authorizer) *broker.DenyList {
+	d, _ := a.(*broker.DenyList)
+	return d
 }
 
 // bannerListeners describes the open listeners for the banner, in the order

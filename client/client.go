@@ -91,7 +91,7 @@ func Connect(ctx context.Context, nc net.Conn, opts *Options) (*Client, error) {
 		writerDone: make(chan struct{}),
 		done:       make(chan struct{}),
 	}
-	if c.v != packet.V311 && c.v != packet.V5 {
+	if c.v != packet.V31 && c.v != packet.V311 && c.v != packet.V5 {
 		nc.Close()
 		return nil, fmt.Errorf("client: unsupported protocol version %v", c.v)
 	}

@@ -15,7 +15,8 @@ import (
 // (port 8883, with Options.TLSConfig), ws:// and wss:// (ports 8083 and
 // 8084, path /mqtt unless the URL has one; subprotocol "mqtt", binary
 // frames). A user and password in the URL are used when
-// Options.Username is empty. A bare "host:port" means mqtt://.
+// Options.Username is empty. unix:///path/to/socket (or unix:relative)
+// connects through a Unix domain socket. A bare "host:port" means mqtt://.
 func Dial(ctx context.Context, rawURL string, opts *Options) (*Client, error) {
 	if opts == nil {
 		opts = &Options{}
@@ -36,8 +37,10 @@ func Dial(ctx context.Context, rawURL string, opts *Options) (*Client, error) {
 		port, secure = "8883", true
 	case "ws", "wss":
 		return dialWebSocket(ctx, u, opts)
+	case "unix":
+		return dialUnix(ctx, u, opts)
 	default:
-		return nil, fmt.Errorf("client: unknown URL scheme %q (want mqtt, mqtts, ws or wss)", u.Scheme)
+		return nil, fmt.Errorf("client: unknown URL scheme %q (want mqtt, mqtts, ws, wss or unix)", u.Scheme)
 	}
 	host := u.Hostname()
 	if host == "" {
@@ -78,4 +81,27 @@ func Dial(ctx context.Context, rawURL string, opts *Options) (*Client, error) {
 		return nil, fmt.Errorf("client: %w", err)
 	}
 	return Connect(ctx, nc, &o)
+}
+
+// dialUnix connects through the Unix domain socket named by u's path
+// (unix:///abs/path) or opaque part (unix:rel/path).
+func dialUnix(ctx context.Context, u *url.URL, opts *Options) (*Client, error) {
+	path := u.Opaque
+	if path == "" {
+		path = u.Host + u.Path
+	}
+	if path == "" {
+		return nil, fmt.Errorf("client: unix URL %q names no socket", u.String())
+	}
+	d := opts.Dialer
+	if d == nil {
+		d = &net.Dialer{Timeout: 30 * time.Second}
+	}
+	dd := *d
+	dd.LocalAddr = nil // a TCP bind address does not apply
+	nc, err := dd.DialContext(ctx, "unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	return Connect(ctx, nc, opts)
 }

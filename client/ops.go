@@ -80,34 +80,51 @@ func (c *Client) checkSize(n int) error {
 // returns ctx.Err(); a message already handed to the writer may still be
 // delivered, and its flow completes in the background.
 func (c *Client) Publish(ctx context.Context, m *Message) error {
+	wait, err := c.PublishAsync(ctx, m)
+	if err != nil {
+		return err
+	}
+	return wait(ctx)
+}
+
+// PublishAsync is Publish in two steps: it returns once the message is
+// handed to the writer, in call order, and wait blocks until the flow
+// completes as Publish would (at once for QoS 0). Calls made one after
+// another keep their order on the wire while several messages are in
+// flight, up to the server's Receive Maximum. wait must be called once for
+// a QoS 1 or 2 message: it frees the message's slot.
+func (c *Client) PublishAsync(ctx context.Context, m *Message) (wait func(context.Context) error, err error) {
 	if m.QoS > 2 {
-		return fmt.Errorf("client: QoS %d", m.QoS)
+		return nil, fmt.Errorf("client: QoS %d", m.QoS)
 	}
 	if m.QoS > c.maxQoS {
-		return &packet.Error{Code: packet.QoSNotSupported, Msg: fmt.Sprintf("client: the server's maximum QoS is %d", c.maxQoS)}
+		return nil, &packet.Error{Code: packet.QoSNotSupported, Msg: fmt.Sprintf("client: the server's maximum QoS is %d", c.maxQoS)}
 	}
 	if m.Retain && !c.retainAvail {
-		return &packet.Error{Code: packet.RetainNotSupported, Msg: "client: the server does not support retained messages"}
+		return nil, &packet.Error{Code: packet.RetainNotSupported, Msg: "client: the server does not support retained messages"}
 	}
 	if m.Topic == "" {
-		return &packet.Error{Code: packet.TopicNameInvalid, Msg: "client: empty topic"}
+		return nil, &packet.Error{Code: packet.TopicNameInvalid, Msg: "client: empty topic"}
 	}
 	p := &packet.Publish{QoS: m.QoS, Retain: m.Retain, Topic: []byte(m.Topic), Payload: m.Payload}
 	if c.v == packet.V5 {
 		m.Properties.toPacket(&p.Properties)
 	}
 	if err := c.checkSize(p.Size(c.v)); err != nil {
-		return err
+		return nil, err
 	}
 	if m.QoS == 0 {
-		return c.write(ctx, p.Append(nil, c.v))
+		if err := c.write(ctx, p.Append(nil, c.v)); err != nil {
+			return nil, err
+		}
+		return func(context.Context) error { return nil }, nil
 	}
 	select {
 	case c.sem <- struct{}{}:
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	case <-c.closing:
-		return c.closedErr()
+		return nil, c.closedErr()
 	}
 	want := packet.PUBACK
 	if m.QoS == 2 {
@@ -116,16 +133,18 @@ func (c *Client) Publish(ctx context.Context, m *Message) error {
 	id, o, err := c.register(want, true)
 	if err != nil {
 		<-c.sem
-		return err
+		return nil, err
 	}
 	p.PacketID = id
 	if err := c.send(p.Append(nil, c.v), nil); err != nil {
 		c.unregister(id)
 		<-c.sem
-		return err
+		return nil, err
 	}
-	_, err = c.wait(ctx, o)
-	return err
+	return func(ctx context.Context) error {
+		_, err := c.wait(ctx, o)
+		return err
+	}, nil
 }
 
 // Subscribe subscribes to topic filters and returns the server's reason

@@ -14,7 +14,9 @@ import (
 // server-assigned client ID, a clean start and no keepalive.
 type Options struct {
 	ClientID string
-	// Version is packet.V311 or packet.V5 (the default when zero).
+	// Version is packet.V5 (the default when zero), packet.V311 or
+	// packet.V31 (MQTT 3.1, protocol name "MQIsdp": client identifiers
+	// of 1 to 23 characters, no session present flag).
 	Version packet.Version
 	// CleanStart starts a new session (Clean Session in 3.1.1).
 	CleanStart bool
@@ -115,11 +117,14 @@ type Properties struct {
 // Message is an application message, sent with Publish or received through
 // Options.OnMessage.
 type Message struct {
-	Topic      string
-	Payload    []byte
-	QoS        byte
-	Retain     bool
-	Dup        bool // set on received messages that may be a redelivery
+	Topic   string
+	Payload []byte
+	QoS     byte
+	Retain  bool
+	Dup     bool // set on received messages that may be a redelivery
+	// PacketID is the packet identifier of a received QoS 1 or 2 message
+	// (0 for QoS 0); it is ignored by Publish, which picks its own.
+	PacketID   uint16
 	Properties Properties
 }
 

@@ -59,7 +59,7 @@ func (p *Properties) toPacket(pp *packet.Properties) {
 
 // messageFrom copies a received PUBLISH into a Message the handler may keep.
 func messageFrom(p *packet.Publish, topic string) *Message {
-	m := &Message{Topic: topic, QoS: p.QoS, Retain: p.Retain, Dup: p.Dup}
+	m := &Message{Topic: topic, QoS: p.QoS, Retain: p.Retain, Dup: p.Dup, PacketID: p.PacketID}
 	if len(p.Payload) > 0 {
 		m.Payload = append([]byte(nil), p.Payload...)
 	}

@@ -2,17 +2,21 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/roostmq/roost/client"
+	"github.com/roostmq/roost/topic"
 )
 
 type pubFlags struct {
@@ -21,6 +25,8 @@ type pubFlags struct {
 	null, stdin, lines   bool
 	retain               bool
 	repeat               int
+	repeatDelay          float64 // seconds
+	maxInflight          int
 }
 
 func newPubCmd() *cobra.Command {
@@ -39,6 +45,8 @@ func newPubCmd() *cobra.Command {
 	f.BoolVarP(&fl.lines, "stdin-line", "l", false, "send each line of stdin as a message")
 	f.BoolVarP(&fl.retain, "retain", "r", false, "retain the message")
 	f.IntVar(&fl.repeat, "repeat", 1, "publish the message this many times")
+	f.Float64Var(&fl.repeatDelay, "repeat-delay", 0, "with --repeat, wait this many `seconds` after each message is delivered")
+	f.IntVarP(&fl.maxInflight, "max-inflight", "M", 20, "QoS 1/2 messages in flight at once, with -l or --repeat")
 	return cmd
 }
 
@@ -57,6 +65,15 @@ func runPub(cmd *cobra.Command, fl *pubFlags) error {
 	}
 	if fl.repeat < 1 {
 		return usageErr(errors.New("--repeat must be at least 1"))
+	}
+	if fl.repeatDelay < 0 {
+		return usageErr(errors.New("--repeat-delay must not be negative"))
+	}
+	if fl.maxInflight < 1 || fl.maxInflight > 65535 {
+		return usageErr(errors.New("-M must be between 1 and 65535"))
+	}
+	if err := checkPubTopic(fl.topic); err != nil {
+		return usageErr(err)
 	}
 	var payload []byte
 	switch {
@@ -92,35 +109,107 @@ func runPub(cmd *cobra.Command, fl *pubFlags) error {
 	if topic == "" {
 		return usageErr(errors.New("-t: a topic is required"))
 	}
+	if err := checkPubTopic(topic); err != nil {
+		return usageErr(err)
+	}
 	msg := func(p []byte) *client.Message {
 		m := &client.Message{Topic: topic, Payload: p, QoS: byte(fl.qos), Retain: fl.retain, Properties: fl.parsed.msg}
 		m.Properties.UserProperties = fl.parsed.publish
 		return m
 	}
+	// Up to -M messages are in flight; they go out in order, and every
+	// one is acknowledged before pub exits. With --repeat-delay each waits
+	// for the one before to be delivered.
+	inflight := fl.maxInflight
+	if fl.repeatDelay > 0 {
+		inflight = 1
+	}
+	sem := make(chan struct{}, inflight)
+	errc := make(chan error, 1)
+	var wg sync.WaitGroup
+	acquire := func() error {
+		select {
+		case sem <- struct{}{}:
+			return nil
+		case err := <-errc:
+			return err
+		}
+	}
 	publish := func(p []byte) error {
-		if err := c.Publish(ctx, msg(p)); err != nil {
+		if err := acquire(); err != nil {
+			return err
+		}
+		wait, err := c.PublishAsync(ctx, msg(p))
+		if err != nil {
 			return runtimeErr(fmt.Errorf("publish to %s: %w", topic, err))
 		}
-		fl.debugf("published %d bytes to %s (QoS %d)", len(p), topic, fl.qos)
+		n := len(p)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := wait(ctx); err != nil {
+				select {
+				case errc <- runtimeErr(fmt.Errorf("publish to %s: %w", topic, err)):
+				default:
+				}
+				return
+			}
+			fl.debugf("published %d bytes to %s (QoS %d)", n, topic, fl.qos)
+			<-sem
+		}()
 		return nil
+	}
+	finish := func(err error) error {
+		wg.Wait()
+		if err == nil {
+			select {
+			case err = <-errc:
+			default:
+			}
+		}
+		return err
 	}
 	if fl.lines {
 		sc := bufio.NewScanner(cmd.InOrStdin())
 		sc.Buffer(make([]byte, 64*1024), 256<<20)
 		for sc.Scan() {
-			if err := publish(sc.Bytes()); err != nil {
-				return err
+			if err := publish(bytes.Clone(sc.Bytes())); err != nil {
+				return finish(err)
 			}
 		}
 		if err := sc.Err(); err != nil {
-			return runtimeErr(fmt.Errorf("reading stdin: %w", err))
+			return finish(runtimeErr(fmt.Errorf("reading stdin: %w", err)))
 		}
-		return nil
+		return finish(nil)
 	}
-	for range fl.repeat {
-		if err := publish(payload); err != nil {
-			return err
+	delay := time.Duration(fl.repeatDelay * float64(time.Second))
+	for i := range fl.repeat {
+		if i > 0 && delay > 0 {
+			// Delivered first (one in flight), then the pause.
+			if err := acquire(); err != nil {
+				return finish(err)
+			}
+			<-sem
+			select {
+			case <-time.After(delay):
+			case <-ctx.Done():
+				return finish(nil)
+			}
 		}
+		if err := publish(payload); err != nil {
+			return finish(err)
+		}
+	}
+	return finish(nil)
+}
+
+// checkPubTopic refuses a topic a PUBLISH cannot carry [MQTT-3.3.2-2].
+func checkPubTopic(t string) error {
+	if t == "" {
+		return nil // checked where the URL may still supply one
+	}
+	if err := topic.ValidName(t); err != nil {
+		return fmt.Errorf("-t: invalid publish topic %q: %v", t, err)
 	}
 	return nil
 }

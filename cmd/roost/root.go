@@ -20,29 +20,38 @@ const (
 // itself (unknown commands and flags, wrong arguments) have none and mean
 // bad usage.
 type exitCodeError struct {
-	code int
-	err  error
+	code  int
+	err   error
+	quiet bool // --quiet: not printed
 }
 
 func (e *exitCodeError) Error() string { return e.err.Error() }
 func (e *exitCodeError) Unwrap() error { return e.err }
 
-func usageErr(err error) error   { return &exitCodeError{exitUsage, err} }
-func runtimeErr(err error) error { return &exitCodeError{exitError, err} }
+func usageErr(err error) error   { return &exitCodeError{code: exitUsage, err: err} }
+func runtimeErr(err error) error { return &exitCodeError{code: exitError, err: err} }
 
 // run executes the command line args and returns the exit code.
 func run(args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd(stdout, stderr)
+	args, err := withOptionsFile(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "roost: %v\n", err)
+		return exitUsage
+	}
 	root.SetArgs(groupPropertyArgs(args))
-	err := root.Execute()
+	err = root.Execute()
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "roost: %v\n", err)
 	var ce *exitCodeError
 	if errors.As(err, &ce) {
+		if !ce.quiet {
+			fmt.Fprintf(stderr, "roost: %v\n", err)
+		}
 		return ce.code
 	}
+	fmt.Fprintf(stderr, "roost: %v\n", err)
 	fmt.Fprintln(stderr, "Run 'roost --help' for usage.")
 	return exitUsage
 }

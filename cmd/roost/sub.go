@@ -4,13 +4,13 @@ import (
 	"bufio"
 	"context"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"os"
 	"os/signal"
-	"strconv"
+	"strings"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -18,16 +18,23 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/roostmq/roost/client"
+	"github.com/roostmq/roost/topic"
 )
 
 type subFlags struct {
 	clientFlags
-	topics    []string
-	count     int
-	verbose   bool
-	format    string
-	noNewline bool
-	noRetain  bool
+	topics, unsubs, filterOut []string
+	count                     int
+	verbose                   bool
+	format                    string
+	noNewline                 bool
+	noRetain, retainedOnly    bool
+	removeRetained            bool
+	exitAfterSub              bool
+	pretty                    bool
+	randomFilter              float64
+
+	out *outFormat // compiled -F, nil for payload-only, -v and -F json
 }
 
 func newSubCmd() *cobra.Command {
@@ -35,30 +42,71 @@ func newSubCmd() *cobra.Command {
 	cmd := mqttCommand("sub", "Subscribe and print messages (like mosquitto_sub)",
 		"Subscribe to one or more topic filters and print each message.\n\n"+
 			"The flags follow mosquitto_sub: -h is the host, help is --help.\n"+
-			"-F json (or --format json) prints one JSON object per line with topic,\n"+
-			"qos, retain, payload (base64 with \"payload_encoding\":\"base64\" when it\n"+
-			"is not UTF-8) and properties. Any other -F is a format string:\n"+
-			"%t topic, %p payload, %q QoS, %r retain, %l length, %x payload in hex,\n"+
-			"%j JSON, %U Unix time, %I ISO 8601 time, %% a percent sign; \\n and \\t\n"+
-			"are newline and tab (no newline is added).\n\n"+
-			"Exit codes: 0 done (-C messages received, -W without -C, or a signal),\n"+
+			"-F takes mosquitto_sub's format strings: %t topic, %p payload, %q QoS,\n"+
+			"%r retain, %l length, %m packet id, %x/%X payload in hex, %j/%J JSON with\n"+
+			"tst and payloadlen, %I ISO 8601 time, %U Unix time, %C %D %E %F %P %R %S\n"+
+			"MQTT 5 properties, @X strftime codes, \\n \\t \\0 ... escapes, with\n"+
+			"flags, width and maximum width (%-10.5t); an unknown code is an error.\n"+
+			"-F json (or --format json) prints Roost's own JSON object per line with\n"+
+			"topic, qos, retain, payload (base64 with \"payload_encoding\":\"base64\"\n"+
+			"when it is not UTF-8) and properties.\n\n"+
+			"Exit codes: 0 done (-C messages received, -W without -C, -E, or a signal),\n"+
 			"1 connection failed or -W passed before -C messages, 2 bad usage.",
 		&fl.clientFlags, func(cmd *cobra.Command) error { return runSub(cmd, fl) })
 	f := cmd.Flags()
 	f.StringArrayVarP(&fl.topics, "topic", "t", nil, "topic `filter` to subscribe to; repeatable")
+	f.StringArrayVarP(&fl.unsubs, "unsubscribe", "U", nil, "topic `filter` to unsubscribe from (of a persistent session); repeatable")
+	f.StringArrayVarP(&fl.filterOut, "filter-out", "T", nil, "do not print messages whose topic matches this `filter`; repeatable")
 	f.IntVarP(&fl.count, "count", "C", 0, "exit after this many messages")
+	f.BoolVarP(&fl.exitAfterSub, "exit-after-sub", "E", false, "exit once every subscription and unsubscription is acknowledged")
 	f.BoolVarP(&fl.verbose, "verbose", "v", false, "print the topic before each payload")
-	f.StringVarP(&fl.format, "format", "F", "", "output `format`: json, or a format string")
+	f.StringVarP(&fl.format, "format", "F", "", "output `format`: a mosquitto_sub format string, or json")
+	f.BoolVar(&fl.pretty, "pretty", false, "indent the JSON of %j and %J")
 	f.BoolVarP(&fl.noNewline, "no-newline", "N", false, "do not add a newline after each payload")
 	f.BoolVarP(&fl.noRetain, "retained-skip", "R", false, "do not print retained messages")
+	f.BoolVar(&fl.retainedOnly, "retained-only", false, "print only retained messages; exit at the first one that is not")
+	f.BoolVar(&fl.removeRetained, "remove-retained", false, "clear each retained message received (those -T filters out excepted)")
+	f.Float64Var(&fl.randomFilter, "random-filter", 100, "print only this `percentage` of messages, chosen at random")
 	return cmd
 }
 
-func runSub(cmd *cobra.Command, fl *subFlags) error {
+// check validates sub's own flags.
+func (fl *subFlags) check() error {
 	if fl.count < 0 {
-		return usageErr(errors.New("-C must not be negative"))
+		return errors.New("-C must not be negative")
 	}
-	if len(fl.topics) == 0 && fl.url == "" {
+	if fl.randomFilter <= 0 || fl.randomFilter > 100 {
+		return errors.New("--random-filter must be above 0 and at most 100")
+	}
+	for _, list := range []struct {
+		flag    string
+		filters []string
+	}{{"-t", fl.topics}, {"-U", fl.unsubs}, {"-T", fl.filterOut}} {
+		for _, t := range list.filters {
+			if err := topic.ValidFilter(t); err != nil {
+				return fmt.Errorf("%s: invalid topic filter %q: %v", list.flag, t, err)
+			}
+		}
+	}
+	if fl.format != "" && fl.format != "json" {
+		f, err := parseFormat(fl.format)
+		if err != nil {
+			return err
+		}
+		f.pretty, f.stderr = fl.pretty, fl.stderr
+		if fl.quiet {
+			f.stderr = nil
+		}
+		fl.out = f
+	}
+	return nil
+}
+
+func runSub(cmd *cobra.Command, fl *subFlags) error {
+	if err := fl.check(); err != nil {
+		return usageErr(err)
+	}
+	if len(fl.topics) == 0 && len(fl.unsubs) == 0 && fl.url == "" {
 		return usageErr(errors.New("-t: at least one topic filter is required"))
 	}
 	out := bufio.NewWriter(cmd.OutOrStdout())
@@ -83,32 +131,41 @@ func runSub(cmd *cobra.Command, fl *subFlags) error {
 	if len(topics) == 0 && urlTopic != "" {
 		topics = []string{urlTopic}
 	}
-	if len(topics) == 0 {
+	if len(topics) == 0 && len(fl.unsubs) == 0 {
 		return usageErr(errors.New("-t: at least one topic filter is required"))
 	}
-	subs := make([]client.Subscription, len(topics))
-	for i, t := range topics {
-		subs[i] = client.Subscription{Filter: t, QoS: byte(fl.qos)}
+	if len(topics) > 0 {
+		subs := make([]client.Subscription, len(topics))
+		for i, t := range topics {
+			subs[i] = client.Subscription{Filter: t, QoS: byte(fl.qos)}
+		}
+		codes, err := c.SubscribeWith(connCtx, 0, fl.parsed.subscribe, subs...)
+		if err != nil {
+			return runtimeErr(fmt.Errorf("subscribe: %w", err))
+		}
+		for i, rc := range codes {
+			fl.debugf("subscribed to %s (granted QoS %d)", topics[i], byte(rc))
+		}
 	}
-	codes, err := c.SubscribeWith(connCtx, 0, fl.parsed.subscribe, subs...)
-	if err != nil {
-		return runtimeErr(fmt.Errorf("subscribe: %w", err))
+	if len(fl.unsubs) > 0 {
+		if _, err := c.Unsubscribe(connCtx, fl.unsubs...); err != nil {
+			return runtimeErr(fmt.Errorf("unsubscribe: %w", err))
+		}
+		fl.debugf("unsubscribed from %s", strings.Join(fl.unsubs, ", "))
 	}
-	for i, rc := range codes {
-		fl.debugf("subscribed to %s (granted QoS %d)", topics[i], byte(rc))
+	if fl.exitAfterSub {
+		return nil
 	}
 	n := 0
 	for {
 		select {
 		case m := <-msgs:
-			if fl.noRetain && m.Retain {
-				continue
+			printed, done, err := fl.handle(connCtx, c, out, m)
+			if err != nil || done {
+				return err
 			}
-			if err := fl.print(out, m); err != nil {
-				return runtimeErr(err)
-			}
-			if err := out.Flush(); err != nil {
-				return runtimeErr(err)
+			if !printed {
+				continue // as mosquitto_sub, -C counts printed messages
 			}
 			n++
 			if fl.count > 0 && n >= fl.count {
@@ -125,24 +182,62 @@ func runSub(cmd *cobra.Command, fl *subFlags) error {
 	}
 }
 
+// filteredOut reports whether a -T filter matches name.
+func (fl *subFlags) filteredOut(name string) bool {
+	for _, f := range fl.filterOut {
+		if topic.Match(f, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// handle prints m unless an option leaves it out, and clears it with
+// --remove-retained; done: --retained-only met a message not retained.
+func (fl *subFlags) handle(ctx context.Context, c *client.Client, out *bufio.Writer, m *client.Message) (printed, done bool, err error) {
+	if fl.retainedOnly && !m.Retain {
+		return false, true, nil
+	}
+	if fl.filteredOut(m.Topic) {
+		return false, false, nil
+	}
+	if fl.removeRetained && m.Retain {
+		if err := c.Publish(ctx, &client.Message{Topic: m.Topic, Retain: true}); err != nil {
+			return false, false, runtimeErr(fmt.Errorf("removing the retained message of %s: %w", m.Topic, err))
+		}
+	}
+	if fl.noRetain && m.Retain {
+		return false, false, nil
+	}
+	if fl.randomFilter < 100 && mrand.Float64()*100 >= fl.randomFilter {
+		return false, false, nil
+	}
+	if err := fl.print(out, m); err != nil {
+		return false, false, runtimeErr(err)
+	}
+	if err := out.Flush(); err != nil {
+		return false, false, runtimeErr(err)
+	}
+	return true, false, nil
+}
+
 func (fl *subFlags) print(w *bufio.Writer, m *client.Message) error {
 	switch {
-	case fl.format == "json" || fl.format == "%j":
+	case fl.format == "json":
 		b, err := messageJSON(m)
 		if err != nil {
 			return err
 		}
 		w.Write(b)
-		w.WriteByte('\n')
-		return nil
-	case fl.format != "":
-		return formatMessage(w, fl.format, m)
+	case fl.out != nil:
+		fl.out.write(w, m, time.Now())
+	default:
+		if fl.verbose {
+			w.WriteString(m.Topic)
+			w.WriteByte(' ')
+		}
+		w.Write(m.Payload)
 	}
-	if fl.verbose {
-		w.WriteString(m.Topic)
-		w.WriteByte(' ')
-	}
-	w.Write(m.Payload)
 	if !fl.noNewline {
 		w.WriteByte('\n')
 	}
@@ -209,64 +304,4 @@ func messageJSON(m *client.Message) ([]byte, error) {
 		j.Properties = &jp
 	}
 	return json.Marshal(j)
-}
-
-// formatMessage writes m following a mosquitto_sub -F format string.
-func formatMessage(w *bufio.Writer, format string, m *client.Message) error {
-	for i := 0; i < len(format); i++ {
-		ch := format[i]
-		if (ch != '%' && ch != '\\') || i+1 == len(format) {
-			w.WriteByte(ch)
-			continue
-		}
-		i++
-		if ch == '\\' {
-			switch format[i] {
-			case 'n':
-				w.WriteByte('\n')
-			case 't':
-				w.WriteByte('\t')
-			case '\\':
-				w.WriteByte('\\')
-			default:
-				w.WriteByte('\\')
-				w.WriteByte(format[i])
-			}
-			continue
-		}
-		switch format[i] {
-		case 't':
-			w.WriteString(m.Topic)
-		case 'p':
-			w.Write(m.Payload)
-		case 'q':
-			w.WriteString(strconv.Itoa(int(m.QoS)))
-		case 'r':
-			if m.Retain {
-				w.WriteByte('1')
-			} else {
-				w.WriteByte('0')
-			}
-		case 'l':
-			w.WriteString(strconv.Itoa(len(m.Payload)))
-		case 'x':
-			w.WriteString(hex.EncodeToString(m.Payload))
-		case 'j':
-			b, err := messageJSON(m)
-			if err != nil {
-				return err
-			}
-			w.Write(b)
-		case 'U':
-			w.WriteString(strconv.FormatInt(time.Now().Unix(), 10))
-		case 'I':
-			w.WriteString(time.Now().Format(time.RFC3339))
-		case '%':
-			w.WriteByte('%')
-		default:
-			w.WriteByte('%')
-			w.WriteByte(format[i])
-		}
-	}
-	return nil
 }

@@ -86,7 +86,7 @@ func (f *routeFixture) routeOnce(t *testing.T, m *message) {
 				id = ss.inflight[0].id
 			}
 			ss.mu.Unlock()
-			if n != 1 || !ss.ack(c, id, packet.PUBACK) {
+			if ok, _ := ss.ack(c, id, packet.PUBACK); n != 1 || !ok {
 				t.Fatalf("%s: %d messages in flight, want 1 to acknowledge", ss.id, n)
 			}
 		}

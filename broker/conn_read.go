@@ -19,6 +19,9 @@ func (c *conn) handle(first byte, body []byte, pub *packet.Publish) error {
 		if err := packet.DecodeInto(pub, first, body, c.version); err != nil {
 			return err
 		}
+		if err := c.checkInboundPublish(pub); err != nil {
+			return err
+		}
 		return c.handlePublish(pub)
 	}
 	p, err := packet.Decode(first, body, c.version)
@@ -27,16 +30,26 @@ func (c *conn) handle(first byte, body []byte, pub *packet.Publish) error {
 	}
 	switch p := p.(type) {
 	case *packet.Puback:
-		c.sess.ack(c, p.PacketID, packet.PUBACK)
+		if _, wrong := c.sess.ack(c, p.PacketID, packet.PUBACK); wrong {
+			return errWrongAck // PUBACK for a QoS 2 message
+		}
 	case *packet.Pubrec:
-		c.handlePubrec(p)
+		return c.handlePubrec(p)
 	case *packet.Pubrel:
 		c.handlePubrel(p)
 	case *packet.Pubcomp:
-		c.sess.ack(c, p.PacketID, packet.PUBCOMP)
+		if _, wrong := c.sess.ack(c, p.PacketID, packet.PUBCOMP); wrong {
+			return errWrongAck // PUBCOMP for a QoS 1 message, or before PUBREC
+		}
 	case *packet.Subscribe:
+		if err := c.checkFilterStrings(p); err != nil {
+			return err
+		}
 		return c.handleSubscribe(p)
 	case *packet.Unsubscribe:
+		if err := c.checkFilterStrings(p); err != nil {
+			return err
+		}
 		c.handleUnsubscribe(p)
 	case *packet.Pingreq:
 		c.sendPacket(&packet.Pingresp{}) // [MQTT-3.12.4-1]
@@ -52,18 +65,27 @@ func (c *conn) handle(first byte, body []byte, pub *packet.Publish) error {
 	return nil
 }
 
-// handlePubrec answers PUBREC with PUBREL. [MQTT-4.3.3-3]
-func (c *conn) handlePubrec(p *packet.Pubrec) {
+// handlePubrec answers PUBREC with PUBREL [MQTT-4.3.3-3]. A PUBREC for a
+// message in flight at QoS 1 is a protocol error (5.0: DISCONNECT 0x82); one
+// for an unknown id gets PUBREL (5.0: 0x92 Packet Identifier not found).
+func (c *conn) handlePubrec(p *packet.Pubrec) error {
 	rel := &packet.Pubrel{Ack: packet.Ack{PacketID: p.PacketID}}
 	if p.ReasonCode.IsError() {
 		// 5.0: a PUBREC with a failure code ends the exchange.
-		c.sess.drop(p.PacketID)
-		return
+		if c.sess.drop(p.PacketID) {
+			return errWrongAck
+		}
+		return nil
 	}
-	if !c.sess.received(c, p.PacketID) && c.version == packet.V5 {
+	found, wrong := c.sess.received(c, p.PacketID)
+	if wrong {
+		return errWrongAck
+	}
+	if !found && c.version == packet.V5 {
 		rel.ReasonCode = packet.PacketIdentifierNotFound
 	}
 	c.sendPacket(rel)
+	return nil
 }
 
 // handlePubrel completes an inbound QoS 2 exchange. [MQTT-4.3.3-9]

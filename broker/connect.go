@@ -36,7 +36,11 @@ func (c *conn) handleConnect(r *packet.Reader, first byte, body []byte) error {
 		}
 		return err
 	}
-	if err := c.checkConnect(r, &p); err != nil {
+	err = c.checkConnectStrings(&p)
+	if err == nil {
+		err = c.checkConnect(r, &p)
+	}
+	if err != nil {
 		if !isNetErr(err) && !errors.Is(err, io.EOF) {
 			c.refuse(packet.CodeOf(err))
 		}
@@ -181,6 +185,9 @@ func (c *conn) accept(p *packet.Connect) error {
 	}
 	if p.WillFlag {
 		c.will = c.newWill(p)
+	}
+	if err := c.checkConnackSize(ack); err != nil {
+		return err // closed without a CONNACK [MQTT-3.1.2-24]
 	}
 	// claim sends CONNACK and resends the session's inflight messages.
 	c.sess, _ = s.claim(c, p.CleanStart, expiry, window, ack)

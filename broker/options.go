@@ -85,6 +85,11 @@ type Limits struct {
 	WriteTimeout       time.Duration
 	MaxMessageExpiry   time.Duration // 0: none
 	AllowEmptyClientID bool
+	// AllowControlChars accepts control characters (U+0001 to U+001F,
+	// U+007F to U+009F) in client identifiers, user names, topic names and
+	// filters. false, the default: a packet carrying one is refused as
+	// malformed (5.0: CONNACK 0x85 for a client identifier, otherwise 0x81).
+	AllowControlChars bool
 
 	MaxConnectionsPerListener int               // connected clients per listener, 0: unlimited (5.0: CONNACK 0x89)
 	ConnectRatePerIP          int               // CONNECTs per second from one IP address, 0: unlimited (5.0: CONNACK 0x9F)

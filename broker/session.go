@@ -307,8 +307,11 @@ func (ss *session) fillLocked(c *conn) (wake bool) {
 	return wake
 }
 
-// ack handles PUBACK (QoS 1) and PUBCOMP (QoS 2) from the client.
-func (ss *session) ack(c *conn, id uint16, t packet.Type) bool {
+// ack handles PUBACK (QoS 1) and PUBCOMP (QoS 2) from the client. found:
+// the message was in flight and is done. wrong: the id is in flight but the
+// acknowledgement does not fit it (PUBACK for QoS 2, PUBCOMP for QoS 1 or
+// before PUBREC), a protocol error the caller closes on.
+func (ss *session) ack(c *conn, id uint16, t packet.Type) (found, wrong bool) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	for i, m := range ss.inflight {
@@ -316,7 +319,7 @@ func (ss *session) ack(c *conn, id uint16, t packet.Type) bool {
 			continue
 		}
 		if (t == packet.PUBACK && m.qos != 1) || (t == packet.PUBCOMP && (m.qos != 2 || !m.released)) {
-			return false
+			return false, true
 		}
 		ss.deleteRecordLocked(m.seq)
 		copy(ss.inflight[i:], ss.inflight[i+1:])
@@ -326,28 +329,33 @@ func (ss *session) ack(c *conn, id uint16, t packet.Type) bool {
 		if cur := ss.conn; cur != nil && ss.fillLocked(cur) {
 			cur.out.wake()
 		}
-		return true
+		return true, false
 	}
-	return false
+	return false, false
 }
 
 // received handles PUBREC: the message is no longer resent, PUBREL is. A
-// stored message's record says so before PUBREL goes out.
-func (ss *session) received(c *conn, id uint16) bool {
+// stored message's record says so before PUBREL goes out. wrong: the id is
+// in flight at QoS 1.
+func (ss *session) received(c *conn, id uint16) (found, wrong bool) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	for _, m := range ss.inflight {
-		if m.id == id && m.qos == 2 {
-			if !m.released && m.seq != 0 {
-				ss.putLocked(m.record(m.id, true))
-				c.needSync.Store(true)
-			}
-			m.released = true
-			m.msg = nil // only PUBREL is resent from now on
-			return true
+		if m.id != id {
+			continue
 		}
+		if m.qos != 2 {
+			return false, true
+		}
+		if !m.released && m.seq != 0 {
+			ss.putLocked(m.record(m.id, true))
+			c.needSync.Store(true)
+		}
+		m.released = true
+		m.msg = nil // only PUBREL is resent from now on
+		return true, false
 	}
-	return false
+	return false, false
 }
 
 // resumeLocked resends unacknowledged messages in order with DUP set, then
@@ -364,18 +372,23 @@ func (ss *session) resumeLocked(c *conn) {
 	c.out.wake()
 }
 
-// drop forgets an inflight message the client refused (5.0 PUBREC >= 0x80).
-func (ss *session) drop(id uint16) {
+// drop forgets an inflight message the client refused (5.0 PUBREC >= 0x80);
+// it reports wrong, and keeps the message, when id is in flight at QoS 1.
+func (ss *session) drop(id uint16) (wrong bool) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	for i, m := range ss.inflight {
 		if m.id == id {
+			if m.qos != 2 {
+				return true
+			}
 			ss.deleteRecordLocked(m.seq)
 			ss.inflight = append(ss.inflight[:i], ss.inflight[i+1:]...)
 			if c := ss.conn; c != nil && ss.fillLocked(c) {
 				c.out.wake()
 			}
-			return
+			return false
 		}
 	}
+	return false
 }

@@ -66,6 +66,7 @@ func (d *decoder) limits(path string, n *yaml.Node, l *broker.Limits) {
 		"write_timeout":         d.durationField(&l.WriteTimeout),
 		"max_message_expiry":    d.durationField(&l.MaxMessageExpiry),
 		"allow_empty_client_id": d.boolField(&l.AllowEmptyClientID),
+		"allow_control_chars":   d.boolField(&l.AllowControlChars),
 
 		"max_connections_per_listener": d.intField(&l.MaxConnectionsPerListener),
 		"connect_rate_per_ip":          d.intField(&l.ConnectRatePerIP),

@@ -136,6 +136,10 @@ var malformed = []badCase{
 	{"MQTT-3.15.2-1 AUTH reason code not allowed", V5, []byte{0xf0, 1, 0x80}, ProtocolError},
 	{"AUTH in MQTT 3.1.1", V311, []byte{0xf0, 0}, MalformedPacket},
 	{"MQTT-3.1.2-3 v5 CONNACK trailing bytes", V5, []byte{0x20, 4, 0, 0, 0, 1}, MalformedPacket},
+	{"MQTT-4.7.3-1 SUBSCRIBE empty filter", V311, []byte{0x82, 5, 0, 1, 0, 0, 1}, ProtocolError},
+	{"MQTT-4.7.3-1 SUBSCRIBE v5 empty second filter", V5, []byte{0x82, 10, 0, 1, 0, 0, 1, 'a', 1, 0, 0, 0}, ProtocolError},
+	{"MQTT-4.7.3-1 UNSUBSCRIBE empty filter", V311, []byte{0xa2, 4, 0, 1, 0, 0}, ProtocolError},
+	{"MQTT-4.7.3-1 UNSUBSCRIBE v5 empty filter", V5, []byte{0xa2, 5, 0, 1, 0, 0, 0}, ProtocolError},
 }
 
 func TestMalformed(t *testing.T) {

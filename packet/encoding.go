@@ -79,6 +79,23 @@ func ValidUTF8(b []byte) error {
 	return nil
 }
 
+// HasControlChar reports whether the UTF-8 string b contains a control
+// character: U+0001 to U+001F, U+007F, or U+0080 to U+009F (C1). The
+// specifications say strings SHOULD NOT contain them and let a receiver
+// treat a packet that does as malformed; the decoder accepts them, and the
+// broker refuses them in client identifiers, user names, topic names and
+// filters unless configured otherwise. b must be valid UTF-8 (ValidUTF8), so
+// a C1 character is the byte pair C2 80 to C2 9F. U+0000 is ValidUTF8's.
+// (3.1.1 section 1.5.3 and 5.0 section 1.5.4; the statement has no ID.)
+func HasControlChar(b []byte) bool {
+	for i, c := range b {
+		if c < 0x20 || c == 0x7f || (c == 0xc2 && i+1 < len(b) && b[i+1] < 0xa0) {
+			return true
+		}
+	}
+	return false
+}
+
 // reader is a cursor over one packet body. The first failure sticks in err so
 // callers can read several fields and check once.
 type reader struct {

@@ -1,5 +1,10 @@
 package packet
 
+// errEmptyFilter: a topic filter is at least one character long; a parsed
+// packet carrying an empty one is a protocol error, and the connection
+// closes (5.0: DISCONNECT 0x82). [MQTT-4.7.3-1]
+var errEmptyFilter = errorf(ProtocolError, "empty topic filter")
+
 // Subscription is one topic filter of a SUBSCRIBE with its options.
 type Subscription struct {
 	Filter            []byte
@@ -33,6 +38,9 @@ func (p *Subscribe) decode(_ byte, body []byte, v Version) error {
 		o := r.byte()
 		if r.err != nil {
 			break
+		}
+		if len(s.Filter) == 0 {
+			return errEmptyFilter // [MQTT-4.7.3-1]
 		}
 		if err := s.setOptions(o, v); err != nil {
 			return err
@@ -189,6 +197,9 @@ func (p *Unsubscribe) decode(_ byte, body []byte, v Version) error {
 	p.Filters = p.Filters[:0]
 	for r.err == nil && len(r.b) > 0 {
 		f := r.str()
+		if r.err == nil && len(f) == 0 {
+			return errEmptyFilter // [MQTT-4.7.3-1]
+		}
 		if r.err == nil {
 			p.Filters = append(p.Filters, f)
 		}

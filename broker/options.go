@@ -50,7 +50,8 @@ type Options struct {
 	// Authorizer decides publish and subscribe per topic; nil allows all
 	// but publishing into $SYS, which is the broker's.
 	Authorizer Authorizer
-	// Store keeps sessions and retained messages; nil means store.NewMemory().
+	// Store keeps sessions and retained messages; nil means store.NewMemory(),
+	// which keeps nothing: live state is in the broker only.
 	Store store.Store
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger

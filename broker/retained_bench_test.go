@@ -37,7 +37,7 @@ func BenchmarkRetainedSubscribe(b *testing.B) {
 	runtime.ReadMemStats(&ms)
 	before := ms.HeapAlloc
 
-	st := store.NewMemory()
+	st := store.NewMemoryShared()         // filled here, read by the broker at start
 	payload := []byte("21.5 C, ok, 0001") // 16 bytes
 	created := time.Now()
 	name := make([]byte, 0, 64)

@@ -71,7 +71,7 @@ func (d *decoder) storage(path string, n *yaml.Node, s *StorageConfig) {
 }
 
 // OpenStore opens the configured store: nil for memory (the broker then
-// uses store.NewMemory).
+// uses store.NewMemory, which keeps nothing).
 func (s StorageConfig) OpenStore(opts store.DiskOptions) (store.Store, error) {
 	if s.Type == StorageMemory {
 		return nil, nil

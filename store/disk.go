@@ -82,6 +82,13 @@ type Disk struct {
 	problems []string // guarded by mu
 	skipped  atomic.Int64
 
+	// life guards the engine against use after Close: every method holds
+	// it shared while it uses db, Close takes it exclusively, so a call in
+	// flight finishes before the engine closes and a later one gets
+	// ErrClosed instead of Pebble's panic.
+	life   sync.RWMutex
+	closed bool // guarded by life
+
 	syncs syncStats
 
 	stop chan struct{}
@@ -327,17 +334,39 @@ func (d *Disk) syncNow() error {
 // Sync implements Store. In SyncAlways mode it waits for an fsync covering
 // every earlier write; concurrent callers share it.
 func (d *Disk) Sync() error {
+	if !d.enter() {
+		return ErrClosed
+	}
+	defer d.life.RUnlock()
 	if d.opts.Sync != SyncAlways {
 		return nil
 	}
 	return d.syncNow()
 }
 
+// enter reports whether the store is open; when it is, the caller holds
+// life shared and must release it (RUnlock) when done with db.
+func (d *Disk) enter() bool {
+	d.life.RLock()
+	if d.closed {
+		d.life.RUnlock()
+		return false
+	}
+	return true
+}
+
 // Durable implements Store.
 func (d *Disk) Durable() bool { return true }
 
-// Close implements Store: it syncs and closes the engine.
+// Close implements Store: it waits for the calls in flight, syncs and
+// closes the engine. Every later call, Close included, returns ErrClosed.
 func (d *Disk) Close() error {
+	d.life.Lock()
+	defer d.life.Unlock()
+	if d.closed {
+		return ErrClosed
+	}
+	d.closed = true
 	close(d.stop)
 	d.wg.Wait()
 	err := d.syncNow()
@@ -390,11 +419,19 @@ func splitClientKey(k []byte) (string, []byte, bool) {
 
 // SaveSession implements Store.
 func (d *Disk) SaveSession(s *Session) error {
+	if !d.enter() {
+		return ErrClosed
+	}
+	defer d.life.RUnlock()
 	return d.db.Set(sessionKey(s.ClientID), encodeSession(s), noSync)
 }
 
 // DeleteSession implements Store.
 func (d *Disk) DeleteSession(id string) error {
+	if !d.enter() {
+		return ErrClosed
+	}
+	defer d.life.RUnlock()
 	b := d.db.NewBatch()
 	defer b.Close()
 	_ = b.Delete(sessionKey(id), nil)
@@ -406,40 +443,69 @@ func (d *Disk) DeleteSession(id string) error {
 
 // SetRetained implements Store.
 func (d *Disk) SetRetained(m *Message) error {
+	if !d.enter() {
+		return ErrClosed
+	}
+	defer d.life.RUnlock()
 	return d.db.Set(retainedKey(m.Topic), encodeMessage(m), noSync)
 }
 
 // DeleteRetained implements Store.
 func (d *Disk) DeleteRetained(topic string) error {
+	if !d.enter() {
+		return ErrClosed
+	}
+	defer d.life.RUnlock()
 	return d.db.Delete(retainedKey(topic), noSync)
 }
 
 // PutMessage implements Store.
 func (d *Disk) PutMessage(id string, r *Record) error {
+	if !d.enter() {
+		return ErrClosed
+	}
+	defer d.life.RUnlock()
 	return d.db.Set(recordKey(id, r.Seq), encodeRecord(r), noSync)
 }
 
 // DeleteMessage implements Store.
 func (d *Disk) DeleteMessage(id string, seq uint64) error {
+	if !d.enter() {
+		return ErrClosed
+	}
+	defer d.life.RUnlock()
 	return d.db.Delete(recordKey(id, seq), noSync)
 }
 
 // AddInbound implements Store.
 func (d *Disk) AddInbound(id string, pid uint16) error {
+	if !d.enter() {
+		return ErrClosed
+	}
+	defer d.life.RUnlock()
 	return d.db.Set(inboundKey(id, pid), nil, noSync)
 }
 
 // DeleteInbound implements Store.
 func (d *Disk) DeleteInbound(id string, pid uint16) error {
+	if !d.enter() {
+		return ErrClosed
+	}
+	defer d.life.RUnlock()
 	return d.db.Delete(inboundKey(id, pid), noSync)
 }
 
 // Reads.
 
+// errScanDone, returned by a scan's fn, ends the scan early without an
+// error: the caller has read what it wanted (a limited read).
+var errScanDone = errors.New("store: scan done")
+
 // scan calls fn for every key with prefix p. A value fn cannot decode (fn
 // returns errCorrupt) is skipped and reported, or ends the scan with an
 // error in strict mode; so does an error of the engine (a checksum mismatch
-// in a table), which also ends a non-strict scan early.
+// in a table), which also ends a non-strict scan early. fn returning
+// errScanDone ends the scan quietly: that is not damage.
 func (d *Disk) scan(what string, lo, hi []byte, fn func(k, v []byte) error) error {
 	it, err := d.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
@@ -452,6 +518,9 @@ func (d *Disk) scan(what string, lo, hi []byte, fn func(k, v []byte) error) erro
 		}
 		if err == nil {
 			continue
+		}
+		if errors.Is(err, errScanDone) {
+			return it.Close()
 		}
 		if !errors.Is(err, errCorrupt) {
 			_ = it.Close()
@@ -484,6 +553,10 @@ func (d *Disk) readErr(what string, err error) error {
 
 // LoadSessions implements Store.
 func (d *Disk) LoadSessions() ([]*Session, error) {
+	if !d.enter() {
+		return nil, ErrClosed
+	}
+	defer d.life.RUnlock()
 	byID := map[string]*Session{}
 	var out []*Session
 	err := d.scan("sessions", []byte{'s'}, []byte{'s' + 1}, func(k, v []byte) error {
@@ -537,6 +610,10 @@ func (d *Disk) LoadSessions() ([]*Session, error) {
 
 // LoadRetained implements Store.
 func (d *Disk) LoadRetained() ([]*Message, error) {
+	if !d.enter() {
+		return nil, ErrClosed
+	}
+	defer d.life.RUnlock()
 	var out []*Message
 	err := d.scan("retained messages", []byte{'r'}, []byte{'r' + 1}, func(k, v []byte) error {
 		m, err := decodeMessage(v)
@@ -551,16 +628,19 @@ func (d *Disk) LoadRetained() ([]*Message, error) {
 
 // LoadMessages implements Store.
 func (d *Disk) LoadMessages(id string, after uint64, limit int) ([]*Record, error) {
+	if !d.enter() {
+		return nil, ErrClosed
+	}
+	defer d.life.RUnlock()
 	p := clientPrefix('q', id)
 	lo := binary.BigEndian.AppendUint64(bytes.Clone(p), after+1)
 	if after == ^uint64(0) {
 		return nil, nil
 	}
 	var out []*Record
-	errStop := errors.New("stop")
 	err := d.scan("messages of "+id, lo, prefixEnd(p), func(k, v []byte) error {
 		if limit > 0 && len(out) >= limit {
-			return errStop
+			return errScanDone // a limited read, not damage
 		}
 		r, err := decodeRecord(binary.BigEndian.Uint64(k[len(p):]), v)
 		if err != nil {
@@ -569,9 +649,6 @@ func (d *Disk) LoadMessages(id string, after uint64, limit int) ([]*Record, erro
 		out = append(out, r)
 		return nil
 	})
-	if errors.Is(err, errStop) {
-		err = nil
-	}
 	return out, err
 }
 

@@ -312,6 +312,9 @@ func TestStoresAgree(t *testing.T) {
 			list[0].Queued != 3 || list[0].LastSeq != 5 || !s.Durable() {
 			t.Errorf("%s: records %+v sessions %+v", name, recs, list[0])
 		}
+		if d, ok := s.(*Disk); ok && len(d.Problems()) != 0 {
+			t.Errorf("%s: problems after clean reads: %q", name, d.Problems())
+		}
 		_ = s.Close()
 	}
 }

@@ -3,26 +3,49 @@ package store
 import (
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // Memory is a Store that keeps everything in maps; nothing survives the
 // process. It copies values in and out so callers may reuse theirs.
+//
+// NewMemory, the broker's default, keeps nothing: the broker holds its live
+// state itself and reads a store only when it starts, so a copy no later
+// Server reads would double the memory of every retained message and
+// session. NewMemoryShared and NewMemoryDurable keep copies, for a second
+// Server given the same store (tests, embedders that restart a broker in
+// one process).
 type Memory struct {
-	durable  bool
+	durable bool // immutable
+	keep    bool // immutable: false for NewMemory, which keeps nothing
+
+	isClosed atomic.Bool // set by Close; what keeps nothing checks only this
+	syncs    atomic.Int64
+
 	mu       sync.Mutex
+	closed   bool                          // guarded by mu
 	sessions map[string]*Session           // guarded by mu
 	retained map[string]*Message           // guarded by mu
 	records  map[string]map[uint64]*Record // guarded by mu: client -> seq -> record
 	inbound  map[string]map[uint16]bool    // guarded by mu
-	syncs    int                           // guarded by mu
 }
 
 var _ Store = (*Memory)(nil)
 
-// NewMemory returns an empty in-memory store. It reports itself not durable,
-// so the broker keeps queues in memory and writes no message records.
+// NewMemory returns an in-memory store that keeps nothing: every write
+// succeeds and is forgotten, every load finds nothing. It reports itself
+// not durable, so the broker keeps queues in memory and writes no message
+// records. It is the broker's store when none is configured.
 func NewMemory() *Memory {
-	return &Memory{sessions: map[string]*Session{}, retained: map[string]*Message{},
+	return &Memory{}
+}
+
+// NewMemoryShared returns an in-memory store that keeps a copy of the
+// sessions and retained messages written to it, so that a new Server given
+// the same store starts with them, as after a restart. It reports itself
+// not durable, like NewMemory.
+func NewMemoryShared() *Memory {
+	return &Memory{keep: true, sessions: map[string]*Session{}, retained: map[string]*Message{},
 		records: map[string]map[uint64]*Record{}, inbound: map[string]map[uint16]bool{}}
 }
 
@@ -31,9 +54,33 @@ func NewMemory() *Memory {
 // lets tests check what a restart would find by giving the same store to a
 // new Server.
 func NewMemoryDurable() *Memory {
-	m := NewMemory()
+	m := NewMemoryShared()
 	m.durable = true
 	return m
+}
+
+// lock takes mu for a store that keeps copies and reports whether the
+// store is open; the caller unlocks only when it returns true. A store that
+// keeps nothing takes no lock: it returns false, and closedErr says why.
+func (m *Memory) lock() bool {
+	if !m.keep {
+		return false
+	}
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return false
+	}
+	return true
+}
+
+// closedErr is the result of a call that did not take the lock: ErrClosed
+// after Close, else nil (a store that keeps nothing).
+func (m *Memory) closedErr() error {
+	if m.isClosed.Load() || m.keep {
+		return ErrClosed
+	}
+	return nil
 }
 
 func copySession(s *Session) *Session {
@@ -64,16 +111,19 @@ func copyRecord(r *Record) *Record {
 
 // SaveSession implements Store.
 func (m *Memory) SaveSession(s *Session) error {
-	c := copySession(s)
-	m.mu.Lock()
-	m.sessions[s.ClientID] = c
+	if !m.lock() {
+		return m.closedErr()
+	}
+	m.sessions[s.ClientID] = copySession(s)
 	m.mu.Unlock()
 	return nil
 }
 
 // DeleteSession implements Store.
 func (m *Memory) DeleteSession(clientID string) error {
-	m.mu.Lock()
+	if !m.lock() {
+		return m.closedErr()
+	}
 	delete(m.sessions, clientID)
 	delete(m.records, clientID)
 	delete(m.inbound, clientID)
@@ -83,7 +133,9 @@ func (m *Memory) DeleteSession(clientID string) error {
 
 // LoadSessions implements Store.
 func (m *Memory) LoadSessions() ([]*Session, error) {
-	m.mu.Lock()
+	if !m.lock() {
+		return nil, m.closedErr()
+	}
 	defer m.mu.Unlock()
 	out := make([]*Session, 0, len(m.sessions))
 	for _, s := range m.sessions {
@@ -106,16 +158,19 @@ func (m *Memory) LoadSessions() ([]*Session, error) {
 
 // SetRetained implements Store.
 func (m *Memory) SetRetained(msg *Message) error {
-	c := copyMessage(msg)
-	m.mu.Lock()
-	m.retained[msg.Topic] = c
+	if !m.lock() {
+		return m.closedErr()
+	}
+	m.retained[msg.Topic] = copyMessage(msg)
 	m.mu.Unlock()
 	return nil
 }
 
 // DeleteRetained implements Store.
 func (m *Memory) DeleteRetained(topic string) error {
-	m.mu.Lock()
+	if !m.lock() {
+		return m.closedErr()
+	}
 	delete(m.retained, topic)
 	m.mu.Unlock()
 	return nil
@@ -123,7 +178,9 @@ func (m *Memory) DeleteRetained(topic string) error {
 
 // LoadRetained implements Store.
 func (m *Memory) LoadRetained() ([]*Message, error) {
-	m.mu.Lock()
+	if !m.lock() {
+		return nil, m.closedErr()
+	}
 	defer m.mu.Unlock()
 	out := make([]*Message, 0, len(m.retained))
 	for _, r := range m.retained {
@@ -134,8 +191,10 @@ func (m *Memory) LoadRetained() ([]*Message, error) {
 
 // PutMessage implements Store.
 func (m *Memory) PutMessage(clientID string, r *Record) error {
+	if !m.lock() {
+		return m.closedErr()
+	}
 	c := copyRecord(r)
-	m.mu.Lock()
 	recs := m.records[clientID]
 	if recs == nil {
 		recs = map[uint64]*Record{}
@@ -148,7 +207,9 @@ func (m *Memory) PutMessage(clientID string, r *Record) error {
 
 // DeleteMessage implements Store.
 func (m *Memory) DeleteMessage(clientID string, seq uint64) error {
-	m.mu.Lock()
+	if !m.lock() {
+		return m.closedErr()
+	}
 	delete(m.records[clientID], seq)
 	m.mu.Unlock()
 	return nil
@@ -156,7 +217,9 @@ func (m *Memory) DeleteMessage(clientID string, seq uint64) error {
 
 // LoadMessages implements Store.
 func (m *Memory) LoadMessages(clientID string, after uint64, limit int) ([]*Record, error) {
-	m.mu.Lock()
+	if !m.lock() {
+		return nil, m.closedErr()
+	}
 	defer m.mu.Unlock()
 	var seqs []uint64
 	for seq := range m.records[clientID] {
@@ -177,7 +240,9 @@ func (m *Memory) LoadMessages(clientID string, after uint64, limit int) ([]*Reco
 
 // AddInbound implements Store.
 func (m *Memory) AddInbound(clientID string, id uint16) error {
-	m.mu.Lock()
+	if !m.lock() {
+		return m.closedErr()
+	}
 	ids := m.inbound[clientID]
 	if ids == nil {
 		ids = map[uint16]bool{}
@@ -190,7 +255,9 @@ func (m *Memory) AddInbound(clientID string, id uint16) error {
 
 // DeleteInbound implements Store.
 func (m *Memory) DeleteInbound(clientID string, id uint16) error {
-	m.mu.Lock()
+	if !m.lock() {
+		return m.closedErr()
+	}
 	delete(m.inbound[clientID], id)
 	m.mu.Unlock()
 	return nil
@@ -201,18 +268,26 @@ func (m *Memory) Durable() bool { return m.durable }
 
 // Sync implements Store; it only counts the calls (see Syncs).
 func (m *Memory) Sync() error {
-	m.mu.Lock()
-	m.syncs++
-	m.mu.Unlock()
+	if m.isClosed.Load() {
+		return ErrClosed
+	}
+	m.syncs.Add(1)
 	return nil
 }
 
 // Syncs reports how often Sync was called, for tests.
-func (m *Memory) Syncs() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.syncs
-}
+func (m *Memory) Syncs() int { return int(m.syncs.Load()) }
 
-// Close implements Store.
-func (m *Memory) Close() error { return nil }
+// Close implements Store. Every later call, Close included, returns
+// ErrClosed.
+func (m *Memory) Close() error {
+	if m.keep {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.closed = true
+	}
+	if m.isClosed.Swap(true) {
+		return ErrClosed
+	}
+	return nil
+}

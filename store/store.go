@@ -73,6 +73,9 @@ type Record struct {
 // ErrNotFound is returned for a missing key.
 var ErrNotFound = errors.New("store: not found")
 
+// ErrClosed is returned by every method of a store after Close.
+var ErrClosed = errors.New("store: closed")
+
 // Store persists sessions, their messages and retained messages.
 // Implementations must be safe for concurrent use. Writes to one session are
 // applied in the order they are made; Sync makes every write that returned
@@ -106,5 +109,7 @@ type Store interface {
 	// store's sync policy says); the broker calls it before sending an
 	// acknowledgement that depends on a write.
 	Sync() error
+	// Close waits for the calls in flight and releases the store; every
+	// call after it (Close included) returns ErrClosed.
 	Close() error
 }

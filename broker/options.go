@@ -140,7 +140,7 @@ type Retain struct {
 // DefaultOptions returns the settings `roost serve` uses without a config file.
 func DefaultOptions() Options {
 	return Options{
-		Listen: []string{":1883"},
+		Listen: []string{"127.0.0.1:1883"}, // loopback until configured, as Mosquitto 2
 		Limits: Limits{
 			MaxPacketSize:      1 << 20,
 			ReceiveMaximum:     1024,

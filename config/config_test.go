@@ -120,7 +120,13 @@ func TestParseDefaultsKept(t *testing.T) {
 			f.Options.Listen = []string{"localhost:1"}
 			f.Listeners = []listener.Config{{Type: listener.TCP, Address: "localhost:1"}}
 		}},
-		{"listener address defaults per type", "listeners:\n  - type: tcp\n", nil},
+		{"listener address defaults per type", "listeners:\n  - type: tcp\n", func(f *File) {
+			// A listener the file names listens on every interface, as
+			// Mosquitto's "listener 1883"; only the built-in default is
+			// loopback.
+			f.Options.Listen = []string{":1883"}
+			f.Listeners = []listener.Config{{Type: listener.TCP, Address: ":1883"}}
+		}},
 		{"alias", "limits:\n  connect_timeout: &t 3s\n  write_timeout: *t\n", func(f *File) {
 			f.Options.Limits.ConnectTimeout = 3 * time.Second
 			f.Options.Limits.WriteTimeout = 3 * time.Second

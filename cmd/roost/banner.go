@@ -53,6 +53,8 @@ func printBanner(w io.Writer, version string, lns []bannerListener, hasAuth bool
 		b.WriteString("  authentication: client certificates where listed; elsewhere anonymous clients are accepted (loopback and local sockets only)\n")
 	case len(exposed) == 0:
 		b.WriteString("  authentication: none; anonymous clients are accepted (every listener is on loopback)\n")
+		b.WriteString("  other machines cannot connect: to accept them, listen with --listen :1883 or a listeners:\n" +
+			"  section in a config file, and set up authentication (see roost.example.yaml)\n")
 	default:
 		bar := strings.Repeat("!", 78)
 		fmt.Fprintf(&b, "%s\n", bar)

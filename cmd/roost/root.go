@@ -67,6 +67,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		// No completion subcommand until the command set settles.
 		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
 	}
+	root.Version = buildVersion()
+	root.SetVersionTemplate(versionLine()) // the same line as `roost version`
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })

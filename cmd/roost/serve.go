@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -27,6 +29,8 @@ type serveFlags struct {
 	config      string
 	listen      []string
 	checkConfig bool
+	verbose     bool
+	version     bool
 }
 
 func newServeCmd() *cobra.Command {
@@ -36,16 +40,24 @@ func newServeCmd() *cobra.Command {
 		Short: "Run the broker",
 		Long: "Run the broker until SIGINT or SIGTERM, then shut down gracefully.\n\n" +
 			"Settings come from the defaults, then the config file, then the flags.\n" +
-			"Without flags roost listens on :1883 and accepts anonymous clients.",
+			"Without a config file roost listens on 127.0.0.1:1883 only (loopback, like\n" +
+			"Mosquitto 2) and accepts anonymous clients there; --listen :1883 (all\n" +
+			"interfaces) or a listeners: section opens it to the network.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if fl.version {
+				printVersion(cmd.OutOrStdout())
+				return nil
+			}
 			return serve(cmd.OutOrStdout(), cmd.ErrOrStderr(), &fl)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVarP(&fl.config, "config", "c", "", "read settings from this YAML `file` (see roost.example.yaml)")
-	f.StringArrayVarP(&fl.listen, "listen", "l", nil, "listen for MQTT over TCP on `host:port`; repeatable; replaces the file's listeners")
+	f.StringArrayVarP(&fl.listen, "listen", "l", nil, "listen for MQTT over TCP on `host:port` (a bare port: loopback only, :port: all interfaces); repeatable; replaces the file's listeners")
 	f.BoolVar(&fl.checkConfig, "check-config", false, "check the config file and flags, print \"config OK\" and exit")
+	f.BoolVarP(&fl.verbose, "verbose", "v", false, "log at debug level (overrides log.level)")
+	f.BoolVar(&fl.version, "version", false, "print the version and exit")
 	return cmd
 }
 
@@ -59,9 +71,16 @@ func buildConfig(fl *serveFlags) (*config.File, error) {
 			return nil, err
 		}
 	}
+	if fl.verbose {
+		f.Log.Level = slog.LevelDebug
+	}
 	if len(fl.listen) > 0 {
 		seen := make(map[string]bool, len(fl.listen))
-		for _, a := range fl.listen {
+		for i, a := range fl.listen {
+			if _, err := strconv.ParseUint(a, 10, 16); err == nil {
+				a = "127.0.0.1:" + a // a bare port: loopback, the safe reading
+				fl.listen[i] = a
+			}
 			if err := config.CheckListenAddress(a); err != nil {
 				return nil, fmt.Errorf("--listen: %w", err)
 			}
@@ -103,6 +122,7 @@ func serve(stdout, stderr io.Writer, fl *serveFlags) error {
 		fmt.Fprintln(stdout, "config OK")
 		return nil
 	}
+	broker.Version = buildVersion() // one version string: banner, /metrics, API, $SYS
 	opts := f.Options
 	opts.Logger = logger
 	opts.Hooks = op.hooks(opts.Hooks)

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"syscall"
 
 	"github.com/roostmq/roost/config"
 	"github.com/roostmq/roost/store"
@@ -26,6 +30,11 @@ func openStore(f *config.File, log *slog.Logger) (store.Store, error) {
 	}
 	st, err := sc.OpenStore(store.DiskOptions{Logger: log})
 	if err != nil {
+		if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EWOULDBLOCK) {
+			abs, _ := filepath.Abs(sc.Dir)
+			return nil, fmt.Errorf("another roost (or program) holds the store in %s: its lock file %s is taken; "+
+				"stop that broker, or give this one its own storage.dir (--config)", abs, filepath.Join(abs, "LOCK"))
+		}
 		return nil, err
 	}
 	log.Info("storage: disk", "dir", sc.Dir, "sync", sc.Sync.String(), "strict", sc.Strict)

@@ -240,7 +240,9 @@ func (c *conn) readLoop(resumed bool) error {
 		}
 		if c.kicked.Load() {
 			// Closed by the server (takeover, shutdown): what the client sent
-			// since is not processed. [MQTT-3.1.4-3]
+			// since is not processed [MQTT-3.1.4-3], except that a DISCONNECT
+			// still discards the will (kickedDisconnect).
+			c.kickedDisconnect(first, body)
 			return nil
 		}
 		c.stats.bytesIn.Add(uint64(len(body) + 2))

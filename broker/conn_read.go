@@ -137,3 +137,22 @@ func (c *conn) handleDisconnect(p *packet.Disconnect) error {
 	c.disconnect = true
 	return nil
 }
+
+// kickedDisconnect handles a packet that a connection closed by the server
+// (taken over, say) read after the kick: a DISCONNECT the client sent before
+// it learned of the kick still discards its will, though the session is no
+// longer this connection's to change. A client that sends DISCONNECT, closes
+// its socket and reconnects at once otherwise loses the race against its own
+// takeover. [MQTT-3.1.2-10] [MQTT-3.14.4-3]
+func (c *conn) kickedDisconnect(first byte, body []byte) {
+	if packet.Type(first>>4) != packet.DISCONNECT {
+		return
+	}
+	p, err := packet.Decode(first, body, c.version)
+	if err != nil {
+		return
+	}
+	if d, ok := p.(*packet.Disconnect); ok && d.ReasonCode != packet.DisconnectWithWill {
+		c.will = nil
+	}
+}

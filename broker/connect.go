@@ -87,6 +87,13 @@ func (c *conn) checkConnect(r *packet.Reader, p *packet.Connect) error {
 			return &packet.Error{Code: packet.ClientIdentifierNotValid, Msg: "empty client id"}
 		}
 	}
+	if n := lim.MaxKeepAlive; n > 0 && c.version != packet.V5 && (p.KeepAlive == 0 || p.KeepAlive > n) {
+		// 3.1 and 3.1.1 have no Server Keep Alive to tell the client the
+		// limit, and a server that enforced a shorter one would close a
+		// client keeping to its own: refused, as Mosquitto does, with the
+		// only code that fits (return code 2, identifier rejected).
+		return &packet.Error{Code: packet.ClientIdentifierNotValid, Msg: "keep alive 0 or above limits.max_keep_alive"}
+	}
 	if p.WillFlag {
 		if rt := &p.WillProperties; rt.Has(packet.PropResponseTopic) && topic.ValidName(string(rt.ResponseTopic)) != nil {
 			return &packet.Error{Code: packet.ProtocolError, Msg: "will response topic is not a valid topic name"} // [MQTT-3.3.2-14]
@@ -190,10 +197,12 @@ func (c *conn) accept(p *packet.Connect) error {
 		return err // closed without a CONNACK [MQTT-3.1.2-24]
 	}
 	// claim sends CONNACK and resends the session's inflight messages.
-	c.sess, _ = s.claim(c, p.CleanStart, expiry, window, ack)
-	c.sess.mu.Lock()
-	c.sess.owner = c.username
-	c.sess.mu.Unlock()
+	ss, _, err := s.claim(c, p.CleanStart, expiry, window, ack)
+	if err != nil {
+		c.refuse(packet.CodeOf(err))
+		return err
+	}
+	c.sess = ss
 	c.startExpiry(c.expiresAt)
 	if h := s.opts.Hooks.OnConnect; h != nil {
 		h(c.clientID, c.version, c.nc.RemoteAddr())

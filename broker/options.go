@@ -67,19 +67,23 @@ type Options struct {
 // Limits bounds what each client may use. Zero means "no limit" only where
 // the comment says so.
 type Limits struct {
-	MaxConnections     int           // 0: unlimited
-	MaxPacketSize      int           // largest packet accepted, bytes
-	ReceiveMaximum     uint16        // inbound QoS 1/2 window Roost advertises
-	MaxInflight        uint16        // outbound window for 3.1.1 clients (5.0 uses the client's Receive Maximum, capped by this)
-	MaxQueuedMessages  int           // per session, QoS 1/2 waiting beyond the window
-	MaxQueuedBytes     int           // per session
-	QueuePolicy        QueuePolicy   // what happens when a session queue is full
-	MaxPendingBytes    int           // per connection outbound bytes not yet written; QoS 0 beyond it is dropped
-	SlowConsumerAfter  time.Duration // a writer blocked this long disconnects the client
-	MaxTopicLength     int           // bytes
-	MaxTopicLevels     int           // 0: unlimited
-	MaxSubscriptions   int           // per client, 0: unlimited
-	MaxKeepAlive       uint16        // seconds; 0: any
+	MaxConnections    int           // 0: unlimited
+	MaxPacketSize     int           // largest packet accepted, bytes
+	ReceiveMaximum    uint16        // inbound QoS 1/2 window Roost advertises
+	MaxInflight       uint16        // outbound window for 3.1.1 clients (5.0 uses the client's Receive Maximum, capped by this)
+	MaxQueuedMessages int           // per session, QoS 1/2 waiting beyond the window
+	MaxQueuedBytes    int           // per session
+	QueuePolicy       QueuePolicy   // what happens when a session queue is full
+	MaxPendingBytes   int           // per connection outbound bytes not yet written; QoS 0 beyond it is dropped
+	SlowConsumerAfter time.Duration // a writer blocked this long disconnects the client
+	MaxTopicLength    int           // bytes
+	MaxTopicLevels    int           // 0: unlimited
+	MaxSubscriptions  int           // per client, 0: unlimited
+	// MaxKeepAlive is the longest keep alive granted, in seconds; 0: any.
+	// A 5.0 client asking for more, or for 0, gets it as Server Keep Alive;
+	// a 3.1 or 3.1.1 client, which cannot be told, is refused (return code
+	// 2, as Mosquitto does).
+	MaxKeepAlive       uint16
 	ConnectTimeout     time.Duration // a connection must send CONNECT within this
 	MaxTopicAliases    uint16        // Topic Alias Maximum advertised to 5.0 clients
 	MaxClientIDLength  int
@@ -127,8 +131,13 @@ type Sessions struct {
 	// persistent sessions (clean session 0) live this long after disconnect.
 	MaxExpiry time.Duration
 	// TakeoverSameUser lets a connection take over a client id's session
-	// only when it has the session's username; others get CONNACK 0x87.
+	// only when it has the session's username; others get CONNACK 0x87
+	// (3.1.1: return code 5). TakeoverAnyUser lets any connection take it
+	// over. With neither set, the default, takeover is for the same user
+	// only when an Authenticator is set (usernames are then proven), and
+	// open to any connection without one.
 	TakeoverSameUser bool
+	TakeoverAnyUser  bool
 }
 
 // Retain configures retained messages.
@@ -195,6 +204,7 @@ func (o *Options) Validate() error {
 		}
 	}
 	check(o.Sessions.MaxExpiry < 0, "sessions.max_expiry must not be negative")
+	check(o.Sessions.TakeoverSameUser && o.Sessions.TakeoverAnyUser, "sessions: takeover by the same user only and by any user are both set")
 	check(o.SysInterval < 0, "sys_interval must not be negative")
 	check(o.ResponseTopicPrefix != "" && topic.ValidName(o.ResponseTopicPrefix+"x") != nil,
 		"response_topic_prefix %q: must be the start of a valid topic name (no + or #)", o.ResponseTopicPrefix)

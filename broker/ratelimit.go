@@ -168,9 +168,10 @@ func (c *conn) admit(clientID, username string) error {
 }
 
 // checkTakeover refuses a client id whose session belongs to another
-// username, when Sessions.TakeoverSameUser is set.
+// username, when takeover is for the same user only (takeoverSameUser).
+// claim checks again, atomically with the takeover.
 func (s *Server) checkTakeover(clientID, username string) error {
-	if !s.opts.Sessions.TakeoverSameUser || clientID == "" {
+	if !s.takeoverSameUser() || clientID == "" {
 		return nil
 	}
 	s.mu.Lock()
@@ -180,7 +181,7 @@ func (s *Server) checkTakeover(clientID, username string) error {
 		return nil
 	}
 	if owner := ss.username(); owner != username {
-		return &packet.Error{Code: packet.NotAuthorized, Msg: "client id in use by another user"}
+		return errTakeoverUser
 	}
 	return nil
 }

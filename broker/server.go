@@ -56,10 +56,13 @@ type Server struct {
 	// byListener holds the counters of ended connections per listener (admin.go).
 	byListener map[string]*listenerTotals // guarded by mu
 	closed     bool                       // guarded by mu
-	connWG     sync.WaitGroup
-	done       chan struct{}
-	bgWG       sync.WaitGroup
-	hib        *hibernator // nil: connections do not hibernate
+	// ending holds, per client id, a channel closed once the store has
+	// forgotten that id's ended sessions (endLocked, finishEnd).
+	ending map[string]chan struct{} // guarded by mu
+	connWG sync.WaitGroup
+	done   chan struct{}
+	bgWG   sync.WaitGroup
+	hib    *hibernator // nil: connections do not hibernate
 }
 
 // New returns a Server for opts, loading retained messages and sessions from
@@ -314,51 +317,64 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return s.store.Close()
 }
 
+// errTakeoverUser refuses a connection that would take over another user's
+// session (Options.Sessions, takeoverSameUser).
+var errTakeoverUser = &packet.Error{Code: packet.NotAuthorized, Msg: "client id in use by another user"}
+
 // claim attaches c to its session: a new one, a resumed one, or one taken
 // over from another connection. It reports whether a session was present.
 // ack, the CONNACK, is queued before the session can route anything to c.
+// A session that ends with its connection (expiry 0: 3.1.1 clean session 1)
+// ends when another connection takes it over, whatever that one asks for.
 // [MQTT-3.1.2-4] [MQTT-3.1.2-5] [MQTT-3.1.2-6] [MQTT-3.1.4-3] [MQTT-3.2.2-2] [MQTT-3.2.2-3]
-func (s *Server) claim(c *conn, clean bool, expiry time.Duration, window int, ack *packet.Connack) (*session, bool) {
+func (s *Server) claim(c *conn, clean bool, expiry time.Duration, window int, ack *packet.Connack) (*session, bool, error) {
 	s.mu.Lock()
 	ss := s.sessions[c.clientID]
 	var old *conn
-	var shared []handoff
-	var endWill *willMsg
+	var end *ending
 	present := false
 	if ss != nil {
 		ss.mu.Lock()
-		old = ss.conn
-		ss.conn = nil
-		ss.stopTimersLocked()
-		if pw := ss.pendWill; pw != nil {
-			ss.pendWill = nil // reconnect within the will delay cancels it [MQTT-3.1.3-9]
-			if clean {
-				endWill = pw // unless the session ends first [MQTT-3.1.2-8]
-			}
+		if s.takeoverSameUser() && ss.ownerLocked() != c.username {
+			ss.mu.Unlock()
+			s.mu.Unlock()
+			return nil, false, errTakeoverUser
 		}
-		if clean {
-			ss.ended = true
-			ss.removeSubsLocked()
-			shared = ss.takeSharedLocked()
+		old = ss.conn
+		if clean || ss.expiry == 0 {
+			// A delayed will is published: the session ends before its
+			// delay is up. [MQTT-3.1.2-8]
+			end = s.endLocked(ss)
 			ss.mu.Unlock()
 			ss = nil
 		} else {
+			ss.conn = nil
+			ss.stopTimersLocked()
+			ss.pendWill = nil // reconnect within the will delay cancels it [MQTT-3.1.3-9]
 			present = true
 			ss.mu.Unlock()
 		}
 	}
+	// Store writes for this client id wait until an ended session's are done.
+	wait := s.ending[c.clientID]
 	if ss == nil {
 		ss = newSession(s, c.clientID)
 		s.sessions[c.clientID] = ss
 	}
 	ss.mu.Lock()
-	ack.SessionPresent = present
+	// From here on only ss.mu is held: what follows (reading a resumed
+	// session's messages from disk) keeps no other client waiting. Routing
+	// to ss waits, so the resent messages go out before any new one.
+	s.mu.Unlock()
+	// MQTT 3.1 has no Session Present flag: the byte is reserved (0).
+	ack.SessionPresent = present && c.version != packet.V31
 	c.queueConnack(ack) // before ss.conn is set [MQTT-3.2.0-1]; woken below
 	c.accepted.Store(true)
 	ss.conn = c
 	ss.version = c.version
 	ss.expiry = expiry
 	ss.window = window
+	ss.owner = c.username // persisted by the save below
 	ss.epoch++
 	if present {
 		if expiry == 0 {
@@ -366,23 +382,97 @@ func (s *Server) claim(c *conn, clean bool, expiry time.Duration, window int, ac
 		} else {
 			ss.loadLocked()
 		}
+		if s.opts.Authorizer != nil {
+			// What the session holds was authorized for whoever had it
+			// before: every message of it is authorized again for c.
+			ss.recheck = int32(min(ss.queuedLocked(), 1<<31-1))
+		}
 		ss.resumeLocked(c) // before anything new is routed to c [MQTT-4.6.0-1]
 	}
 	ss.mu.Unlock()
-	s.mu.Unlock()
 	if old != nil {
 		old.kick(packet.SessionTakenOver) // [MQTT-3.1.4-3]
 	}
 	c.out.wake() // the old connection has stopped reading: send CONNACK
+	if end != nil {
+		s.finishEnd(end)
+	}
+	if wait != nil {
+		<-wait
+	}
+	if end == nil && (clean || expiry == 0) {
+		if err := s.store.DeleteSession(c.clientID); err != nil {
+			s.log.Error("store: deleting a session", "client", c.clientID, "err", err)
+		}
+	}
+	_ = s.saveSession(ss) // logged; the session lives on in memory
+	return ss, present, nil
+}
+
+// takeoverSameUser reports whether a client id's session may be taken over
+// only by a connection with its username: when Sessions.TakeoverSameUser is
+// set, or by default when clients authenticate.
+func (s *Server) takeoverSameUser() bool {
+	o := s.opts.Sessions
+	return o.TakeoverSameUser || (s.opts.Authenticator != nil && !o.TakeoverAnyUser)
+}
+
+// ending is a session that has ended and whose store records are being
+// deleted; done is closed once they are, and once every earlier ending of
+// the same client id is done too (prev).
+type ending struct {
+	ss         *session
+	will       *willMsg // a delayed will still waiting, published at the end
+	done, prev chan struct{}
+}
+
+// endLocked ends ss: it leaves the server and the index, stops its timers
+// and takes its waiting will. The caller holds s.mu and ss.mu, and then,
+// without them, calls finishEnd. Until that is done a new session of the
+// same client id waits before it writes to the store (s.ending), so that
+// the deletion cannot erase what it saves.
+func (s *Server) endLocked(ss *session) *ending {
+	e := &ending{ss: ss, will: ss.pendWill, done: make(chan struct{}), prev: s.ending[ss.id]}
+	ss.ended = true
+	ss.conn = nil
+	ss.pendWill = nil
+	ss.stopTimersLocked()
+	ss.removeSubsLocked()
+	if s.sessions[ss.id] == ss {
+		delete(s.sessions, ss.id)
+	}
+	if s.ending == nil {
+		s.ending = map[string]chan struct{}{}
+	}
+	s.ending[ss.id] = e.done
+	return e
+}
+
+// finishEnd completes endLocked without locks held: messages that came
+// through shared subscriptions go to other members (which may read the
+// session's queue from disk), the store forgets the session, and a waiting
+// will is published. [MQTT-3.1.2-8]
+func (s *Server) finishEnd(e *ending) {
+	ss := e.ss
+	ss.mu.Lock()
+	shared := ss.takeSharedLocked()
+	ss.mu.Unlock()
 	s.handOff(shared)
-	if endWill != nil {
-		s.publishWill(endWill)
+	if e.prev != nil {
+		<-e.prev
 	}
-	if (!present && clean) || expiry == 0 {
-		_ = s.store.DeleteSession(c.clientID)
+	if err := s.store.DeleteSession(ss.id); err != nil {
+		s.log.Error("store: deleting a session", "client", ss.id, "err", err)
 	}
-	s.saveSession(ss)
-	return ss, present
+	s.mu.Lock()
+	if s.ending[ss.id] == e.done {
+		delete(s.ending, ss.id)
+	}
+	s.mu.Unlock()
+	close(e.done)
+	if e.will != nil {
+		s.publishWill(e.will)
+	}
 }
 
 // detach runs when a connection ends: the will, then the session's fate.
@@ -391,18 +481,21 @@ func (s *Server) detach(c *conn, err error) {
 	if h := s.opts.Hooks.OnDisconnect; h != nil {
 		h(c.clientID, err)
 	}
+	// A look under ss.mu alone first: a connection taken over need not wait
+	// for s.mu (which a takeover resuming from disk does not hold).
+	ss.mu.Lock()
+	mine := ss.conn == c
+	ss.mu.Unlock()
+	if !mine {
+		s.detachTakenOver(c, ss)
+		return
+	}
 	s.mu.Lock()
 	ss.mu.Lock()
 	if ss.conn != c {
-		// Taken over: the new connection owns the session now. The old
-		// connection's will still fires when it has no delay, or when the
-		// new connection's Clean Start ended the session. [MQTT-3.1.2-8]
-		ended := ss.ended
 		ss.mu.Unlock()
 		s.mu.Unlock()
-		if w := c.will; w != nil && (w.delay == 0 || ended) {
-			s.publishWill(w)
-		}
+		s.detachTakenOver(c, ss)
 		return
 	}
 	ss.conn = nil
@@ -416,28 +509,37 @@ func (s *Server) detach(c *conn, err error) {
 		ss.willTimer = s.clock.AfterFunc(min(w.delay, positive(expiry)), func() { s.fireWill(ss, pw) })
 		w = nil
 	}
-	var shared []handoff
+	var end *ending
 	if expiry == 0 {
-		ss.ended = true
-		ss.removeSubsLocked()
-		shared = ss.takeSharedLocked()
-		delete(s.sessions, ss.id)
-	} else if expiry > 0 {
-		ss.scheduleExpiryLocked(expiry)
-	}
-	if expiry != 0 {
+		end = s.endLocked(ss)
+	} else {
+		if expiry > 0 {
+			ss.scheduleExpiryLocked(expiry)
+		}
 		ss.releaseLocked() // a durable session's messages wait on disk
 	}
 	ss.mu.Unlock()
 	s.mu.Unlock()
-	s.handOff(shared)
-	if expiry == 0 {
-		_ = s.store.DeleteSession(ss.id)
+	if end != nil {
+		s.finishEnd(end)
 	} else {
-		s.saveSession(ss)
+		_ = s.saveSession(ss) // logged
 	}
 	if w != nil {
 		s.publishWill(w) // [MQTT-3.1.2-8]
+	}
+}
+
+// detachTakenOver ends a connection whose session another connection took
+// over: that one owns the session now. The old connection's will still
+// fires when it has no delay, or when the takeover ended the session.
+// [MQTT-3.1.2-8]
+func (s *Server) detachTakenOver(c *conn, ss *session) {
+	ss.mu.Lock()
+	ended := ss.ended
+	ss.mu.Unlock()
+	if w := c.will; w != nil && (w.delay == 0 || ended) {
+		s.publishWill(w)
 	}
 }
 
@@ -474,20 +576,10 @@ func (s *Server) expire(ss *session) {
 		s.mu.Unlock()
 		return
 	}
-	ss.ended = true
-	ss.removeSubsLocked()
-	shared := ss.takeSharedLocked()
-	delete(s.sessions, ss.id)
-	w := ss.pendWill
-	ss.pendWill = nil
-	ss.stopTimersLocked()
+	end := s.endLocked(ss)
 	ss.mu.Unlock()
 	s.mu.Unlock()
-	s.handOff(shared)
-	_ = s.store.DeleteSession(ss.id)
-	if w != nil {
-		s.publishWill(w)
-	}
+	s.finishEnd(end)
 }
 
 // fireWill publishes a delayed will whose delay has passed.
@@ -500,7 +592,7 @@ func (s *Server) fireWill(ss *session, w *willMsg) {
 	ss.pendWill = nil
 	ss.mu.Unlock()
 	s.publishWill(w)
-	s.saveSession(ss) // the will is no longer waiting
+	_ = s.saveSession(ss) // the will is no longer waiting; logged
 }
 
 // publishWill routes a will as an ordinary message. [MQTT-3.1.2-16] [MQTT-3.1.2-17]
@@ -522,11 +614,16 @@ func (s *Server) publishWill(w *willMsg) {
 // saveSession writes the session's serialisable state through the store.
 // The write happens under ss.mu so that saves of one session reach the store
 // in order; a connection's next packet (SUBACK) waits for it to be durable.
-func (s *Server) saveSession(ss *session) {
+// A failure is logged and returned.
+func (s *Server) saveSession(ss *session) error {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
+	return s.saveSessionLocked(ss)
+}
+
+func (s *Server) saveSessionLocked(ss *session) error {
 	if ss.expiry == 0 || ss.local != nil || ss.ended {
-		return
+		return nil
 	}
 	st := &store.Session{ClientID: ss.id, Version: byte(ss.version), Epoch: ss.epoch, Expiry: ss.expiry, Username: ss.owner}
 	if ss.conn == nil {
@@ -541,9 +638,10 @@ func (s *Server) saveSession(ss *session) {
 	}
 	if err := s.store.SaveSession(st); err != nil {
 		s.log.Error("saving session", "client", ss.id, "err", err)
-		return
+		return err
 	}
 	if s.durable {
 		ss.markSyncLocked()
 	}
+	return nil
 }

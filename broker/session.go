@@ -23,22 +23,27 @@ type session struct {
 	queue     []queued                 // guarded by mu: waiting for the window
 	queueSize int                      // guarded by mu: payload bytes queued, in memory and on disk
 	// Durable sessions (see persist.go).
-	seq        uint64                         // guarded by mu: position of the last message record
-	diskQueued int                            // guarded by mu: queued messages on disk only, after loadedUpTo
-	loadedUpTo uint64                         // guarded by mu: position of the last record read or kept in memory
-	onDisk     bool                           // guarded by mu: inflight and queue are on disk only (offline)
-	nextID     uint16                         // guarded by mu
-	window     int                            // guarded by mu: client's Receive Maximum (or inflight limit)
-	inbound    map[uint16]struct{}            // guarded by mu: QoS 2 ids received, PUBREL pending
-	expTimer   Timer                          // guarded by mu
-	willTimer  Timer                          // guarded by mu
-	pendWill   *willMsg                       // guarded by mu: a delayed will waiting
-	ended      bool                           // guarded by mu: removed from the server
-	epoch      uint64                         // guarded by mu
-	dropped    [numDropReasons]uint64         // guarded by mu
-	lastSeen   time.Time                      // guarded by mu
-	local      func(topic string, m *message) // in-process subscriber callback
-	owner      string                         // guarded by mu: username of the last connection (persisted with the session)
+	seq        uint64 // guarded by mu: position of the last message record
+	diskQueued int    // guarded by mu: queued messages on disk only, after loadedUpTo
+	loadedUpTo uint64 // guarded by mu: position of the last record read or kept in memory
+	onDisk     bool   // guarded by mu: inflight and queue are on disk only (offline)
+	nextID     uint16 // guarded by mu
+	// recheck is how many messages at the head of the queue (in memory and
+	// on disk) predate the connection that resumed the session: each is
+	// authorized for that connection before it is sent (fillLocked). An
+	// int32 beside nextID fits in what was padding.
+	recheck   int32                          // guarded by mu
+	window    int                            // guarded by mu: client's Receive Maximum (or inflight limit)
+	inbound   map[uint16]struct{}            // guarded by mu: QoS 2 ids received, PUBREL pending
+	expTimer  Timer                          // guarded by mu
+	willTimer Timer                          // guarded by mu
+	pendWill  *willMsg                       // guarded by mu: a delayed will waiting
+	ended     bool                           // guarded by mu: removed from the server
+	epoch     uint64                         // guarded by mu
+	dropped   [numDropReasons]uint64         // guarded by mu
+	lastSeen  time.Time                      // guarded by mu
+	local     func(topic string, m *message) // in-process subscriber callback
+	owner     string                         // guarded by mu: username of the last connection (persisted with the session)
 }
 
 // queued is a message waiting for room in the inflight window.
@@ -297,6 +302,14 @@ func (ss *session) fillLocked(c *conn) (wake bool) {
 			ss.dropLocked(q.msg, DropExpired)
 			continue
 		}
+		if ss.recheck > 0 {
+			ss.recheck--
+			if !ss.mayDeliverLocked(c, q.msg) {
+				ss.deleteRecordLocked(q.seq)
+				ss.dropLocked(q.msg, DropNotAuthorized)
+				continue
+			}
+		}
 		if w, _ := ss.sendLocked(c, q, false); w {
 			wake = true
 		}
@@ -360,16 +373,36 @@ func (ss *session) received(c *conn, id uint16) (found, wrong bool) {
 
 // resumeLocked resends unacknowledged messages in order with DUP set, then
 // fills the window from the queue. [MQTT-4.4.0-1] [MQTT-4.6.0-1]
+// With an authorizer, a message is resent only if c may receive it: the
+// session may have been another user's (only PUBREL, which carries no
+// message, is always resent).
 func (ss *session) resumeLocked(c *conn) {
+	kept := ss.inflight[:0]
 	for _, m := range ss.inflight {
 		if m.released {
+			kept = append(kept, m)
 			c.sendPacket(&packet.Pubrel{Ack: packet.Ack{PacketID: m.id}})
 			continue
 		}
+		if !ss.mayDeliverLocked(c, m.msg) {
+			ss.deleteRecordLocked(m.seq)
+			ss.dropLocked(m.msg, DropNotAuthorized)
+			continue
+		}
+		kept = append(kept, m)
 		c.writePublish(m.msg, m.qos, m.id, m.retain, m.subIDs, true, 0, false)
 	}
+	clear(ss.inflight[len(kept):])
+	ss.inflight = kept
 	ss.fillLocked(c)
 	c.out.wake()
+}
+
+// mayDeliverLocked asks the authorizer whether c may receive m, which the
+// session got before c resumed it.
+func (ss *session) mayDeliverLocked(c *conn, m *message) bool {
+	a := ss.srv.opts.Authorizer
+	return a == nil || a.Authorize(c.clientID, c.username, AccessReceive, m.topic)
 }
 
 // drop forgets an inflight message the client refused (5.0 PUBREC >= 0x80);

@@ -3,6 +3,7 @@ package broker
 import (
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,4 +95,124 @@ func TestSessLifeConnackV31NoSessionPresent(t *testing.T) {
 		}
 		p.disconnect()
 	}
+}
+
+// slAnyLogin accepts every client under the username it gives.
+type slAnyLogin struct{}
+
+func (slAnyLogin) Authenticate(*ConnectInfo) error { return nil }
+
+// slSecretACL lets only the user "victim" subscribe to and receive
+// secret/...; everything else is open.
+type slSecretACL struct{}
+
+func (slSecretACL) Authorize(_, user string, a Access, name string) bool {
+	if a == AccessPublish || user == "victim" {
+		return true
+	}
+	return !strings.HasPrefix(name, "secret/") && name != "#"
+}
+
+// slVictimSession leaves an offline session of client id "vic", owned by
+// user "victim", holding secret messages in every state: a retained one
+// sent at its subscribe and in flight, live ones queued behind it, one
+// queued while offline, and a public message last.
+func slVictimSession(t *testing.T, s *Server, addr string, v packet.Version) {
+	t.Helper()
+	if err := s.Publish("secret/retained", []byte("r"), 1, true); err != nil {
+		t.Fatal(err)
+	}
+	c := persistent("vic", v, 300)
+	c.UsernameFlag, c.Username = true, []byte("victim")
+	vic, _ := connect(t, addr, v, c)
+	vic.subscribe(sub("secret/#", 1), sub("pub/#", 1))
+	eqBytes(t, "first delivery", vic.pub().Topic, "secret/retained") // in flight, never acknowledged
+	for _, name := range []string{"secret/a", "secret/b"} {
+		if err := s.Publish(name, []byte("x"), 1, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vic.abort()
+	waitDetached(t, s, "vic")
+	for _, name := range []string{"secret/c", "pub/ok"} {
+		if err := s.Publish(name, []byte("x"), 1, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Another user who takes over a session (takeover by any user allowed)
+// receives none of its messages that user may not receive: inflight
+// resends, queued messages and a retained message queued at subscribe are
+// each authorized for the connection that receives them.
+func TestSessLifeResumedDeliveriesAuthorized(t *testing.T) {
+	forVersions(t, bothVersions, func(t *testing.T, v packet.Version) {
+		s, addr := startServer(t, func(o *Options) {
+			o.Authenticator, o.Authorizer = slAnyLogin{}, slSecretACL{}
+			o.Sessions.TakeoverAnyUser = true
+			o.Limits.MaxInflight = 1
+		})
+		slVictimSession(t, s, addr, v)
+		c := persistent("vic", v, 300)
+		c.UsernameFlag, c.Username = true, []byte("thief")
+		thief, ack := connect(t, addr, v, c)
+		eq(t, "session present", ack.SessionPresent, true)
+		got := thief.pub()
+		eqBytes(t, "topic", got.Topic, "pub/ok")
+		thief.ack(got)
+		thief.expectNothing(quiet)
+		if n := s.Stats().Dropped["not_authorized"]; n != 4 {
+			t.Fatalf("dropped as not authorized: %d, want 4", n)
+		}
+		thief.disconnect()
+	})
+}
+
+// With authentication on, a session can by default be taken over only by
+// its own user: another user is refused (5.0 0x87, 3.1.1 return code 5)
+// and the session stays as it was.
+func TestSessLifeTakeoverSameUserByDefaultWithAuth(t *testing.T) {
+	forVersions(t, bothVersions, func(t *testing.T, v packet.Version) {
+		s, addr := startServer(t, func(o *Options) {
+			o.Authenticator, o.Authorizer = slAnyLogin{}, slSecretACL{}
+			o.Limits.MaxInflight = 1
+		})
+		slVictimSession(t, s, addr, v)
+		c := persistent("vic", v, 300)
+		c.UsernameFlag, c.Username = true, []byte("thief")
+		want := packet.NotAuthorized
+		if v != packet.V5 {
+			want = 5
+		}
+		mustRefuse(t, addr, v, c, want)
+		c = persistent("vic", v, 300)
+		c.UsernameFlag, c.Username = true, []byte("victim")
+		vic, ack := connect(t, addr, v, c)
+		eq(t, "session present", ack.SessionPresent, true)
+		eqBytes(t, "resent", vic.pub().Topic, "secret/retained")
+		vic.disconnect()
+	})
+}
+
+// limits.max_keep_alive applies to 3.1 and 3.1.1 clients too: they cannot
+// be told a Server Keep Alive, so a keep alive of 0 or above the limit is
+// refused with return code 2 (identifier rejected); within it, accepted.
+func TestSessLifeMaxKeepAliveV3Refused(t *testing.T) {
+	_, addr := startServer(t, func(o *Options) { o.Limits.MaxKeepAlive = 10 })
+	for _, v := range []packet.Version{packet.V31, packet.V311} {
+		for _, ka := range []uint16{0, 11, 60} {
+			mustRefuse(t, addr, packet.V311, &packet.Connect{Version: v, ClientID: []byte("ka"), CleanStart: true, KeepAlive: ka}, 2)
+		}
+		for _, ka := range []uint16{1, 10} {
+			p, ack := tryConnect(t, addr, packet.V311, &packet.Connect{Version: v, ClientID: []byte("ka"), CleanStart: true, KeepAlive: ka})
+			if ack == nil || ack.ReasonCode != 0 {
+				t.Fatalf("v%v keep alive %d: refused (%v)", v, ka, ack)
+			}
+			p.disconnect()
+		}
+	}
+	// 5.0 is told the limit instead.
+	p, ack := connect(t, addr, packet.V5, &packet.Connect{ClientID: []byte("ka5"), CleanStart: true, KeepAlive: 60})
+	eq(t, "Server Keep Alive", ack.Properties.ServerKeepAlive, uint16(10))
+	p.disconnect()
 }

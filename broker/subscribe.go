@@ -146,10 +146,16 @@ func (ss *session) online() bool {
 func (ss *session) username() string {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
+	return ss.ownerLocked()
+}
+
+// ownerLocked is the username of the session's connection, or offline the
+// one it last connected with (claim sets both at once).
+func (ss *session) ownerLocked() string {
 	if ss.conn != nil {
 		return ss.conn.username
 	}
-	return ss.owner // offline: the username it last connected with
+	return ss.owner
 }
 
 // removeSubsLocked drops every subscription from the index (session end).

@@ -25,7 +25,7 @@ func (d *decoder) file(root *yaml.Node, f *File) {
 		"sessions": func(path string, n *yaml.Node) {
 			d.mapping(path, n, map[string]handler{
 				"max_expiry":         d.durationField(&o.Sessions.MaxExpiry),
-				"takeover_same_user": d.boolField(&o.Sessions.TakeoverSameUser),
+				"takeover_same_user": d.takeoverField(&o.Sessions),
 			})
 		},
 		"retain": func(path string, n *yaml.Node) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/roostmq/roost/broker"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -71,6 +72,27 @@ func (d *decoder) boolField(p *bool) handler {
 			return
 		}
 		*p = v
+	}
+}
+
+// takeoverField reads sessions.takeover_same_user: true (same user only),
+// false (any user) or auto (same user only when clients authenticate).
+func (d *decoder) takeoverField(p *broker.Sessions) handler {
+	return func(path string, n *yaml.Node) {
+		s := d.scalar(path, n, "true, false or auto")
+		if s == nil {
+			return
+		}
+		if s.ShortTag() == "!!str" && s.Value == "auto" {
+			p.TakeoverSameUser, p.TakeoverAnyUser = false, false
+			return
+		}
+		v, err := strconv.ParseBool(s.Value)
+		if s.ShortTag() != "!!bool" || err != nil {
+			d.fail(s, path, "expected true, false or auto, got %s", describe(s))
+			return
+		}
+		p.TakeoverSameUser, p.TakeoverAnyUser = v, !v
 	}
 }
 

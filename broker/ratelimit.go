@@ -18,7 +18,7 @@ type guards struct {
 	bans  banList // guarded by banMu
 
 	rateMu  sync.Mutex
-	ipRates map[netip.Addr]*bucket // guarded by rateMu
+	ipRates ipRateTable // guarded by rateMu
 
 	lnMu    sync.Mutex
 	lnConns map[string]int // guarded by lnMu: connected clients per listener
@@ -55,11 +55,61 @@ func (b *bucket) take(now time.Time, rate, n float64) bool {
 }
 
 var (
-	errConnRate      = &packet.Error{Code: packet.ConnectionRateExceeded, Msg: "connection rate exceeded"}
-	errListenerBusy  = &packet.Error{Code: packet.ServerBusy, Msg: "too many connections on this listener"}
-	errExpired       = &packet.Error{Code: packet.MaximumConnectTime, Msg: "credentials expired"}
-	maxTrackedIPRate = 100_000
+	errConnRate     = &packet.Error{Code: packet.ConnectionRateExceeded, Msg: "connection rate exceeded"}
+	errListenerBusy = &packet.Error{Code: packet.ServerBusy, Msg: "too many connections on this listener"}
+	errExpired      = &packet.Error{Code: packet.MaximumConnectTime, Msg: "credentials expired"}
 )
+
+// maxTrackedIPRate bounds the per-IP connection rate table (tests lower it).
+var maxTrackedIPRate = 100_000
+
+// ipRate is an address's connection-rate bucket in the table's
+// least-recently-used list.
+type ipRate struct {
+	bucket
+	ip         netip.Addr
+	prev, next *ipRate
+}
+
+// ipRateTable holds a bucket per address that connected recently, at most
+// maxTrackedIPRate of them: a new address beyond that takes the place of
+// the one that connected least recently, in O(1). That one's bucket has
+// usually refilled (a full bucket is no state); when not, an address
+// unseen for longer than 100,000 others loses what it owed. (review L11)
+type ipRateTable struct {
+	m    map[netip.Addr]*ipRate
+	head ipRate // sentinel: head.next is the most recent, head.prev the least
+}
+
+// get returns ip's bucket, making it the most recent, creating it (and
+// evicting the least recent beyond limit) when missing.
+func (t *ipRateTable) get(ip netip.Addr, limit int) *bucket {
+	if t.m == nil {
+		t.m = make(map[netip.Addr]*ipRate)
+		t.head.prev, t.head.next = &t.head, &t.head
+	}
+	e := t.m[ip]
+	switch {
+	case e != nil:
+		e.prev.next, e.next.prev = e.next, e.prev
+	case len(t.m) >= limit && len(t.m) > 0:
+		e = t.head.prev // reuse the least recent entry
+		e.prev.next, e.next.prev = e.next, e.prev
+		delete(t.m, e.ip)
+		*e = ipRate{ip: ip}
+		t.m[ip] = e
+	default:
+		e = &ipRate{ip: ip}
+		t.m[ip] = e
+	}
+	e.prev, e.next = &t.head, t.head.next
+	t.head.next.prev = e
+	t.head.next = e
+	return &e.bucket
+}
+
+// len reports how many addresses the table holds.
+func (t *ipRateTable) len() int { return len(t.m) }
 
 // allowConnect applies the per-IP connection rate.
 func (s *Server) allowConnect(addr net.Addr) error {
@@ -74,23 +124,7 @@ func (s *Server) allowConnect(addr net.Addr) error {
 	now := s.clock.Now()
 	s.rateMu.Lock()
 	defer s.rateMu.Unlock()
-	if s.ipRates == nil {
-		s.ipRates = map[netip.Addr]*bucket{}
-	}
-	b := s.ipRates[ip]
-	if b == nil {
-		if len(s.ipRates) >= maxTrackedIPRate {
-			// Forget buckets that have refilled: they hold no state.
-			for k, v := range s.ipRates {
-				if now.Sub(v.last) > time.Second {
-					delete(s.ipRates, k)
-				}
-			}
-		}
-		b = &bucket{}
-		s.ipRates[ip] = b
-	}
-	if !b.take(now, float64(rate), 1) {
+	if !s.ipRates.get(ip, maxTrackedIPRate).take(now, float64(rate), 1) {
 		return errConnRate
 	}
 	return nil

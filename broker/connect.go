@@ -101,6 +101,9 @@ func (c *conn) checkConnect(r *packet.Reader, p *packet.Connect) error {
 		if err := topic.ValidName(string(p.WillTopic)); err != nil {
 			return &packet.Error{Code: packet.TopicNameInvalid, Msg: "will topic: " + err.Error()}
 		}
+		if err := topic.CheckLimits(string(p.WillTopic), lim.MaxTopicLength, lim.MaxTopicLevels); err != nil {
+			return &packet.Error{Code: packet.TopicNameInvalid, Msg: "will topic: " + err.Error()}
+		}
 		if s.opts.Retain.Disabled && p.WillRetain {
 			return &packet.Error{Code: packet.RetainNotSupported, Msg: "retain is disabled"}
 		}

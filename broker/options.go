@@ -77,7 +77,7 @@ type Limits struct {
 	MaxPendingBytes   int           // per connection outbound bytes not yet written; QoS 0 beyond it is dropped
 	SlowConsumerAfter time.Duration // a writer blocked this long disconnects the client
 	MaxTopicLength    int           // bytes
-	MaxTopicLevels    int           // 0: unlimited
+	MaxTopicLevels    int           // in PUBLISH topics, SUBSCRIBE filters and will topics (default 200, as Mosquitto); 0: unlimited
 	MaxSubscriptions  int           // per client, 0: unlimited
 	// MaxKeepAlive is the longest keep alive granted, in seconds; 0: any.
 	// A 5.0 client asking for more, or for 0, gets it as Server Keep Alive;
@@ -160,6 +160,7 @@ func DefaultOptions() Options {
 			MaxPendingBytes:    8 << 20,
 			SlowConsumerAfter:  30 * time.Second,
 			MaxTopicLength:     65535,
+			MaxTopicLevels:     200,
 			MaxKeepAlive:       0,
 			ConnectTimeout:     10 * time.Second,
 			MaxTopicAliases:    64,

@@ -92,11 +92,16 @@ type Index[K comparable] struct {
 	cache *matchCache[K] // immutable after NewIndex; nil when disabled
 }
 
-// node is one level of a filter. Wildcard levels hang off plus and hash;
-// every other level is in children, keyed by the level's text.
+// node is one level of a filter, or a run of literal levels. Wildcard
+// levels hang off plus and hash; literal ones are in children, keyed by
+// their first level. A literal child holds as many levels as a path without
+// branches allows ("a/b/c" when nothing subscribes to or branches off "a"
+// or "a/b"): a filter of many levels costs one node and its own bytes, not
+// a node per level, so a SUBSCRIBE cannot make the index much larger than
+// itself.
 type node[K comparable] struct {
 	parent   *node[K] // nil for the root
-	level    string   // the key of this node in parent (or "+" / "#")
+	level    string   // this node's levels ("+" / "#" for a wildcard)
 	children map[string]*node[K]
 	plus     *node[K]
 	hash     *node[K]
@@ -107,6 +112,54 @@ type node[K comparable] struct {
 func (n *node[K]) empty() bool {
 	return len(n.children) == 0 && n.plus == nil && n.hash == nil &&
 		len(n.subs.items) == 0 && len(n.groups) == 0
+}
+
+// firstLevel is the first level of s.
+func firstLevel(s string) string {
+	if i := strings.IndexByte(s, '/'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// literalRun returns the levels of filter before its first wildcard level
+// (all of it when it has none) and what follows them.
+func literalRun(filter string) (run, rest string, last bool) {
+	for i := 0; ; {
+		j := strings.IndexByte(filter[i:], '/')
+		level := filter[i:]
+		if j >= 0 {
+			level = filter[i : i+j]
+		}
+		if level == "+" || level == "#" {
+			return filter[:i-1], filter[i:], false // i > 0: the first level is literal
+		}
+		if j < 0 {
+			return filter, "", true
+		}
+		i += j + 1
+	}
+}
+
+// commonLevels returns the length of the longest run of whole levels that
+// seg and filter start with (their first levels are equal).
+func commonLevels(seg, filter string) int {
+	k := 0
+	for {
+		i := k
+		for i < len(seg) && i < len(filter) && seg[i] == filter[i] && seg[i] != '/' {
+			i++
+		}
+		segEnd := i == len(seg) || seg[i] == '/'
+		fEnd := i == len(filter) || filter[i] == '/'
+		if !segEnd || !fEnd {
+			return k - 1 // k > 0: the first levels are equal
+		}
+		if i == len(seg) || i == len(filter) {
+			return i
+		}
+		k = i + 1
+	}
 }
 
 // group is one shared subscription: a share name with a filter.
@@ -236,46 +289,84 @@ func (x *Index[K]) Unsubscribe(key K, filter string) (existed, lastInterest bool
 }
 
 // nodeLocked returns the node for filter, creating the path if create is
-// set; otherwise it returns nil when there is none. Caller holds mu.
+// set (splitting a run of literal levels where the filter leaves it);
+// otherwise it returns nil when there is none. Caller holds mu.
 func (x *Index[K]) nodeLocked(filter string, create bool) *node[K] {
 	n := &x.root
 	for {
 		level, rest, last := nextLevel(filter)
-		var c *node[K]
-		switch level {
-		case "+":
-			c = n.plus
-		case "#":
-			c = n.hash
-		default:
-			c = n.children[level]
+		if level == "+" || level == "#" {
+			c := n.plus
+			if level == "#" {
+				c = n.hash
+			}
+			if c == nil {
+				if !create {
+					return nil
+				}
+				c = &node[K]{parent: n, level: level}
+				if level == "+" {
+					n.plus = c
+				} else {
+					n.hash = c
+				}
+			}
+			if last {
+				return c
+			}
+			n, filter = c, rest
+			continue
 		}
+		c := n.children[level]
 		if c == nil {
 			if !create {
 				return nil
 			}
-			c = &node[K]{parent: n, level: strings.Clone(level)}
-			switch level {
-			case "+":
-				n.plus = c
-			case "#":
-				n.hash = c
-			default:
-				if n.children == nil {
-					n.children = make(map[string]*node[K])
-				}
-				n.children[c.level] = c
+			run, rest, last := literalRun(filter)
+			c = &node[K]{parent: n, level: strings.Clone(run)}
+			if n.children == nil {
+				n.children = make(map[string]*node[K])
 			}
+			n.children[firstLevel(c.level)] = c
+			if last {
+				return c
+			}
+			n, filter = c, rest
+			continue
 		}
-		if last {
+		k := len(level)
+		if len(c.level) > k {
+			k = commonLevels(c.level, filter)
+		}
+		if k < len(c.level) {
+			if !create {
+				return nil // the filter ends or leaves inside a run: not indexed
+			}
+			c = x.splitLocked(c, k)
+		}
+		if k == len(filter) {
 			return c
 		}
-		n, filter = c, rest
+		n, filter = c, filter[k+1:]
 	}
 }
 
-// pruneLocked unlinks n and its ancestors while they are empty. Caller
-// holds mu.
+// splitLocked cuts the run of levels of c after its first k bytes (a level
+// boundary) into a new node holding them, with c, keeping the rest, as its
+// only child. It returns the new node. Caller holds mu.
+func (x *Index[K]) splitLocked(c *node[K], k int) *node[K] {
+	p := c.parent
+	m := &node[K]{parent: p, level: c.level[:k]}
+	c.level = c.level[k+1:]
+	c.parent = m
+	m.children = map[string]*node[K]{firstLevel(c.level): c}
+	p.children[firstLevel(m.level)] = m
+	return m
+}
+
+// pruneLocked unlinks n and its ancestors while they are empty, then joins
+// the node it stops at with its only child when nothing else holds it
+// there. Caller holds mu.
 func (x *Index[K]) pruneLocked(n *node[K]) {
 	for n != &x.root && n.empty() {
 		p := n.parent
@@ -285,7 +376,7 @@ func (x *Index[K]) pruneLocked(n *node[K]) {
 		case p.hash:
 			p.hash = nil
 		default:
-			delete(p.children, n.level)
+			delete(p.children, firstLevel(n.level))
 			if len(p.children) == 0 {
 				p.children = nil
 			}
@@ -293,6 +384,17 @@ func (x *Index[K]) pruneLocked(n *node[K]) {
 		n.parent = nil
 		n = p
 	}
+	p := n.parent
+	if p == nil || n == p.plus || n == p.hash || len(n.children) != 1 || n.plus != nil || n.hash != nil ||
+		len(n.subs.items) != 0 || len(n.groups) != 0 {
+		return
+	}
+	for _, c := range n.children {
+		c.level = n.level + "/" + c.level
+		c.parent = p
+		p.children[firstLevel(c.level)] = c
+	}
+	n.parent, n.children = nil, nil
 }
 
 func (n *node[K]) group(name string) *group[K] {
@@ -379,7 +481,16 @@ func (x *Index[K]) matchLocked(n *node[K], name string, first bool, dst []Sub[K]
 		}
 	}
 	if c := n.children[level]; c != nil {
-		dst, groups = x.descendLocked(c, rest, last, dst, groups)
+		if seg := c.level; len(seg) == len(level) {
+			dst, groups = x.descendLocked(c, rest, last, dst, groups)
+		} else if len(name) >= len(seg) && name[:len(seg)] == seg {
+			// A run of literal levels: the name must hold all of them.
+			if len(name) == len(seg) {
+				dst, groups = x.descendLocked(c, "", true, dst, groups)
+			} else if name[len(seg)] == '/' {
+				dst, groups = x.descendLocked(c, name[len(seg)+1:], false, dst, groups)
+			}
+		}
 	}
 	return dst, groups
 }

@@ -106,23 +106,37 @@ func (ss *session) releaseLocked() {
 }
 
 // loadLocked reads an onDisk session's inflight messages and the head of
-// its queue back from the store.
-func (ss *session) loadLocked() {
+// its queue back from the store, and reports whether it could. When the read
+// fails the session stays onDisk, with its counts, and the next loadLocked
+// (fillLocked calls it) reads it again from the start.
+func (ss *session) loadLocked() bool {
 	if !ss.onDisk {
-		return
+		return true
+	}
+	ss.loadedUpTo = 0
+	if !ss.refillLocked(true) {
+		// Only records in flight were kept (a refill returns once it has
+		// queued one): forget them, they are read again.
+		ss.inflight, ss.queue, ss.loadedUpTo = nil, nil, 0
+		return false
 	}
 	ss.onDisk = false
-	ss.loadedUpTo = 0
-	ss.refillLocked(true)
+	return true
 }
 
 // refillLocked reads queued records after loadedUpTo into the queue head
-// (and, when first, the records in flight into the window).
-func (ss *session) refillLocked(first bool) {
+// (and, when first, the records in flight into the window). It reports
+// false when the store could not be read: a read error is taken as
+// transient, so the queue's counts stay as they are and the next refill
+// reads the same records again, in order. (Forgetting them as missing
+// would let them come back out of order at the next resume.)
+func (ss *session) refillLocked(first bool) bool {
 	for ss.diskQueued > 0 || first {
 		recs, err := ss.srv.store.LoadMessages(ss.id, ss.loadedUpTo, queueHead)
 		if err != nil {
-			ss.srv.log.Error("store: reading queued messages", "client", ss.id, "err", err)
+			ss.srv.log.Error("store: reading queued messages; they stay on disk and are read again at the next refill",
+				"client", ss.id, "err", err)
+			return false
 		}
 		for _, r := range recs {
 			ss.loadedUpTo = r.Seq
@@ -140,27 +154,31 @@ func (ss *session) refillLocked(first bool) {
 			ss.diskQueued = max(ss.diskQueued-1, 0)
 		}
 		if len(ss.queue) > 0 {
-			return
+			return true
 		}
 		if len(recs) < queueHead {
 			if ss.diskQueued > 0 {
-				// Records skipped as unreadable, or counted wrongly: forget them.
+				// The store read without an error and has fewer records
+				// than counted (skipped as unreadable, or counted wrongly):
+				// forget them.
 				ss.srv.log.Warn("store: queued messages missing on disk", "client", ss.id, "missing", ss.diskQueued)
 				ss.diskQueued, ss.queueSize = 0, 0
 			}
-			return
+			return true
 		}
 	}
+	return true
 }
 
 // loadAllLocked reads every message of the session into memory (before its
 // shared-subscription messages are handed to another member).
 func (ss *session) loadAllLocked() {
-	ss.loadLocked()
+	if !ss.loadLocked() {
+		return
+	}
 	for ss.diskQueued > 0 {
 		n := len(ss.queue)
-		ss.refillLocked(false)
-		if len(ss.queue) == n {
+		if !ss.refillLocked(false) || len(ss.queue) == n {
 			return
 		}
 	}
@@ -203,14 +221,19 @@ func (ss *session) restoreLocked(st *store.Session, now time.Time) {
 }
 
 // dropOldestOnDiskLocked drops the oldest queued message of an offline
-// durable session (queue policy drop-oldest).
-func (ss *session) dropOldestOnDiskLocked() {
+// durable session (queue policy drop-oldest). It reports false when the
+// store could not be read: nothing was dropped and the counts stay.
+func (ss *session) dropOldestOnDiskLocked() bool {
 	var after uint64
 	for {
 		recs, err := ss.srv.store.LoadMessages(ss.id, after, 64)
-		if err != nil || len(recs) == 0 {
-			ss.diskQueued, ss.queueSize = 0, 0
-			return
+		if err != nil {
+			ss.srv.log.Error("store: reading queued messages to drop the oldest", "client", ss.id, "err", err)
+			return false
+		}
+		if len(recs) == 0 {
+			ss.diskQueued, ss.queueSize = 0, 0 // counted wrongly: nothing is queued
+			return true
 		}
 		for _, r := range recs {
 			after = r.Seq
@@ -219,7 +242,7 @@ func (ss *session) dropOldestOnDiskLocked() {
 				ss.diskQueued--
 				ss.queueSize -= len(r.Msg.Payload)
 				ss.dropLocked(fromStoreMessage(r.Msg), DropQueueFull)
-				return
+				return true
 			}
 		}
 	}

@@ -166,11 +166,14 @@ func (ss *session) deliverVia(m *message, qos byte, retain bool, subIDs []uint32
 		ss.seq++
 		q.seq = ss.seq
 	}
-	if c != nil && len(ss.inflight) < ss.window && ss.queuedLocked() == 0 {
+	if c != nil && len(ss.inflight) < ss.window && ss.queuedLocked() == 0 && !ss.onDisk {
 		wake, ok := ss.sendLocked(c, q, batch)
 		return wakeIf(c, wake), storeResult(q.seq, ok)
 	}
 	w, ok := ss.enqueueLocked(q)
+	if c != nil && len(ss.inflight) < ss.window && ss.fillLocked(c) {
+		w = c // a read of the queue had failed (persist.go): retried now
+	}
 	return w, storeResult(q.seq, ok)
 }
 
@@ -233,8 +236,11 @@ func (ss *session) enqueueLocked(q queued) (w *conn, ok bool) {
 			if len(ss.queue) == 0 && ss.diskQueued > 0 && !ss.onDisk {
 				ss.refillLocked(false)
 			} else if ss.onDisk && ss.diskQueued > 0 {
-				ss.dropOldestOnDiskLocked()
-				break
+				if ss.dropOldestOnDiskLocked() {
+					break
+				}
+				ss.dropLocked(q.msg, DropQueueFull) // the oldest could not be read
+				return nil, true
 			}
 			if len(ss.queue) > 0 {
 				old := ss.queue[0]
@@ -282,6 +288,13 @@ func (ss *session) dropLocked(m *message, why DropReason) {
 
 // fillLocked moves queued messages into the window while there is room.
 func (ss *session) fillLocked(c *conn) (wake bool) {
+	if ss.onDisk { // reading the session at resume failed: read it again
+		if !ss.loadLocked() {
+			return false
+		}
+		ss.resendLocked(c)
+		wake = true
+	}
 	now := ss.srv.clock.Now()
 	for len(ss.inflight) < ss.window {
 		if len(ss.queue) == 0 {
@@ -377,6 +390,13 @@ func (ss *session) received(c *conn, id uint16) (found, wrong bool) {
 // session may have been another user's (only PUBREL, which carries no
 // message, is always resent).
 func (ss *session) resumeLocked(c *conn) {
+	ss.resendLocked(c)
+	ss.fillLocked(c)
+	c.out.wake()
+}
+
+// resendLocked sends again what is in flight: PUBLISH with DUP, or PUBREL.
+func (ss *session) resendLocked(c *conn) {
 	kept := ss.inflight[:0]
 	for _, m := range ss.inflight {
 		if m.released {
@@ -394,8 +414,6 @@ func (ss *session) resumeLocked(c *conn) {
 	}
 	clear(ss.inflight[len(kept):])
 	ss.inflight = kept
-	ss.fillLocked(c)
-	c.out.wake()
 }
 
 // mayDeliverLocked asks the authorizer whether c may receive m, which the

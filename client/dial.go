@@ -21,12 +21,43 @@ func Dial(ctx context.Context, rawURL string, opts *Options) (*Client, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	if !strings.Contains(rawURL, "://") {
+	nc, u, err := dialTransport(ctx, rawURL, opts)
+	if err != nil {
+		return nil, err
+	}
+	o := *opts
+	if u.User != nil && o.Username == "" {
+		o.Username = u.User.Username()
+		if pw, ok := u.User.Password(); ok {
+			o.Password = []byte(pw)
+		}
+	}
+	return Connect(ctx, nc, &o)
+}
+
+// DialTransport opens the byte stream Dial would run MQTT over, for a
+// caller that speaks MQTT itself (a load generator, a proxy): the same
+// schemes, TLS settings (Options.TLSConfig) and Options.Dialer. A user in
+// the URL is left to the caller.
+func DialTransport(ctx context.Context, rawURL string, opts *Options) (net.Conn, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	nc, _, err := dialTransport(ctx, rawURL, opts)
+	return nc, err
+}
+
+func dialTransport(ctx context.Context, rawURL string, o *Options) (net.Conn, *url.URL, error) {
+	if !strings.Contains(rawURL, "://") && !strings.HasPrefix(rawURL, "unix:") {
 		rawURL = "mqtt://" + rawURL
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("client: %w", err)
+		return nil, nil, fmt.Errorf("client: %w", err)
+	}
+	d := o.Dialer
+	if d == nil {
+		d = &net.Dialer{Timeout: 30 * time.Second}
 	}
 	var port string
 	secure := false
@@ -36,11 +67,25 @@ func Dial(ctx context.Context, rawURL string, opts *Options) (*Client, error) {
 	case "mqtts", "ssl", "tls":
 		port, secure = "8883", true
 	case "ws", "wss":
-		return dialWebSocket(ctx, u, opts)
+		nc, err := dialWebSocket(ctx, u, o)
+		return nc, u, err
 	case "unix":
-		return dialUnix(ctx, u, opts)
+		path := u.Opaque
+		if path == "" {
+			path = u.Host + u.Path
+		}
+		if path == "" {
+			return nil, nil, fmt.Errorf("client: unix URL %q names no socket", rawURL)
+		}
+		dd := *d
+		dd.LocalAddr = nil // a TCP bind address does not apply
+		nc, err := dd.DialContext(ctx, "unix", path)
+		if err != nil {
+			return nil, nil, fmt.Errorf("client: %w", err)
+		}
+		return nc, u, nil
 	default:
-		return nil, fmt.Errorf("client: unknown URL scheme %q (want mqtt, mqtts, ws, wss or unix)", u.Scheme)
+		return nil, nil, fmt.Errorf("client: unknown URL scheme %q (want mqtt, mqtts, ws, wss or unix)", u.Scheme)
 	}
 	host := u.Hostname()
 	if host == "" {
@@ -50,17 +95,6 @@ func Dial(ctx context.Context, rawURL string, opts *Options) (*Client, error) {
 		port = p
 	}
 	addr := net.JoinHostPort(host, port)
-	o := *opts
-	if u.User != nil && o.Username == "" {
-		o.Username = u.User.Username()
-		if pw, ok := u.User.Password(); ok {
-			o.Password = []byte(pw)
-		}
-	}
-	d := o.Dialer
-	if d == nil {
-		d = &net.Dialer{Timeout: 30 * time.Second}
-	}
 	var nc net.Conn
 	if secure {
 		cfg := o.TLSConfig
@@ -78,30 +112,7 @@ func Dial(ctx context.Context, rawURL string, opts *Options) (*Client, error) {
 		nc, err = d.DialContext(ctx, "tcp", addr)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("client: %w", err)
+		return nil, nil, fmt.Errorf("client: %w", err)
 	}
-	return Connect(ctx, nc, &o)
-}
-
-// dialUnix connects through the Unix domain socket named by u's path
-// (unix:///abs/path) or opaque part (unix:rel/path).
-func dialUnix(ctx context.Context, u *url.URL, opts *Options) (*Client, error) {
-	path := u.Opaque
-	if path == "" {
-		path = u.Host + u.Path
-	}
-	if path == "" {
-		return nil, fmt.Errorf("client: unix URL %q names no socket", u.String())
-	}
-	d := opts.Dialer
-	if d == nil {
-		d = &net.Dialer{Timeout: 30 * time.Second}
-	}
-	dd := *d
-	dd.LocalAddr = nil // a TCP bind address does not apply
-	nc, err := dd.DialContext(ctx, "unix", path)
-	if err != nil {
-		return nil, fmt.Errorf("client: %w", err)
-	}
-	return Connect(ctx, nc, opts)
+	return nc, u, nil
 }

@@ -13,14 +13,7 @@ import (
 
 // dialWebSocket opens MQTT over WebSocket: subprotocol "mqtt", every MQTT
 // byte in binary messages (MQTT 5.0 section 6).
-func dialWebSocket(ctx context.Context, u *url.URL, opts *Options) (*Client, error) {
-	o := *opts
-	if u.User != nil && o.Username == "" {
-		o.Username = u.User.Username()
-		if pw, ok := u.User.Password(); ok {
-			o.Password = []byte(pw)
-		}
-	}
+func dialWebSocket(ctx context.Context, u *url.URL, o *Options) (net.Conn, error) {
 	target := *u
 	target.User = nil
 	if target.Port() == "" {
@@ -55,6 +48,5 @@ func dialWebSocket(ctx context.Context, u *url.URL, opts *Options) (*Client, err
 		return nil, fmt.Errorf("client: server did not accept the mqtt subprotocol")
 	}
 	ws.SetReadLimit(-1) // MQTT framing, not WebSocket messages, bounds packets
-	nc := websocket.NetConn(context.Background(), ws, websocket.MessageBinary)
-	return Connect(ctx, nc, &o)
+	return websocket.NetConn(context.Background(), ws, websocket.MessageBinary), nil
 }

@@ -220,7 +220,7 @@ func (b *brokerProc) stop() {
 }
 
 func bench(bin string, port int, args []string) result {
-	argv := append([]string{"-c", "0", bin, "bench", "--json", "--quiet", "-p", strconv.Itoa(port)}, args...)
+	argv := append([]string{"-c", "0", bin, "bench", "--json", "--quiet", "-V", "mqttv311", "-p", strconv.Itoa(port)}, args...)
 	out, err := exec.Command("taskset", argv...).Output()
 	if err != nil {
 		fail("bench %v: %v", args, err)
@@ -238,7 +238,7 @@ func idleBytes(bin string, b *brokerProc, n int) float64 {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	hold := 12*time.Second + time.Duration(n/5000)*time.Second
-	cmd := exec.CommandContext(ctx, bin, "bench", "--json", "--quiet", "-S", "idle", "-c", strconv.Itoa(n),
+	cmd := exec.CommandContext(ctx, bin, "bench", "--json", "--quiet", "-V", "mqttv311", "-S", "idle", "-c", strconv.Itoa(n),
 		"-d", hold.String(), "-p", strconv.Itoa(b.port), "--source", sources(n))
 	var out bytes.Buffer
 	cmd.Stdout = &out

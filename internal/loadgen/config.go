@@ -6,6 +6,7 @@
 package loadgen
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"time"
@@ -25,21 +26,28 @@ const (
 
 // Config describes one benchmark run.
 type Config struct {
-	Addr           string // host:port
-	Scenario       string
-	Clients        int // publishers (pub, p2p, fan-in), subscribers (sub, fan-out), connections (idle)
-	QoS            byte
-	PayloadSize    int           // bytes; at least headerSize
-	Rate           int           // total messages per second over all publishers; 0 floods
-	Duration       time.Duration // how long publishers publish (or idle connections stay)
-	Count          int           // messages per publisher; 0 means use Duration
-	Version        packet.Version
-	TopicPrefix    string
-	KeepAlive      uint16
-	Inflight       int      // QoS 1/2 window per publisher
-	SourceAddrs    []string // local addresses to spread connections over (e.g. 127.0.0.2)
-	Drain          time.Duration
-	ClientIDPrefix string
+	Addr string // host:port, for plain TCP when URL is empty
+	// URL names the broker and its transport instead of Addr: mqtt://,
+	// mqtts://, ws://, wss:// or unix:// (as client.Dial takes them), so
+	// that a run measures a real deployment's path, TLS and WebSocket
+	// framing included. TLS configures mqtts:// and wss://.
+	URL                string
+	TLS                *tls.Config
+	Username, Password string // sent in every CONNECT when set
+	Scenario           string
+	Clients            int // publishers (pub, p2p, fan-in), subscribers (sub, fan-out), connections (idle)
+	QoS                byte
+	PayloadSize        int           // bytes; at least headerSize
+	Rate               int           // total messages per second over all publishers; 0 floods
+	Duration           time.Duration // how long publishers publish (or idle connections stay)
+	Count              int           // messages per publisher; 0 means use Duration
+	Version            packet.Version
+	TopicPrefix        string
+	KeepAlive          uint16
+	Inflight           int      // QoS 1/2 window per publisher
+	SourceAddrs        []string // local addresses to spread connections over (e.g. 127.0.0.2)
+	Drain              time.Duration
+	ClientIDPrefix     string
 	// Persistent: subscribers keep their sessions (3.1.1 clean session 0,
 	// 5.0 a session expiry of an hour), so the broker stores what it
 	// queues for them as it would for a device that may go offline.
@@ -97,7 +105,7 @@ func (c *Config) Validate() error {
 	if c.QoS > 2 {
 		return errors.New("QoS must be 0, 1 or 2")
 	}
-	if c.Addr == "" {
+	if c.Addr == "" && c.URL == "" {
 		return errors.New("no broker address")
 	}
 	if c.Version != packet.V311 && c.Version != packet.V5 {

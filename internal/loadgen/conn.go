@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/roostmq/roost/client"
 	"github.com/roostmq/roost/packet"
 )
 
@@ -31,12 +32,24 @@ func dial(ctx context.Context, cfg *Config, id string, src string, persistent bo
 	if src != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(src)}
 	}
-	nc, err := d.DialContext(ctx, "tcp", cfg.Addr)
+	var nc net.Conn
+	var err error
+	if cfg.URL != "" {
+		nc, err = client.DialTransport(ctx, cfg.URL, &client.Options{Dialer: &d, TLSConfig: cfg.TLS})
+	} else {
+		nc, err = d.DialContext(ctx, "tcp", cfg.Addr)
+	}
 	if err != nil {
 		return nil, err
 	}
 	c := &mconn{nc: nc, r: packet.NewReader(nc, 64<<10, 0), v: cfg.Version}
 	conn := &packet.Connect{Version: cfg.Version, ClientID: []byte(id), CleanStart: !persistent, KeepAlive: cfg.KeepAlive}
+	if cfg.Username != "" {
+		conn.UsernameFlag, conn.Username = true, []byte(cfg.Username)
+	}
+	if cfg.Password != "" {
+		conn.PasswordFlag, conn.Password = true, []byte(cfg.Password)
+	}
 	if cfg.Version == packet.V5 {
 		conn.Properties.ReceiveMaximum = 65535
 		conn.Properties.Set(packet.PropReceiveMaximum)

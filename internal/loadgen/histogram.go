@@ -69,3 +69,53 @@ func (h *histogram) quantile(q float64) time.Duration {
 	}
 	return time.Duration(h.max)
 }
+
+// LatencyBucket counts the deliveries whose latency was below UpTo and at
+// least the previous bucket's UpTo.
+type LatencyBucket struct {
+	UpTo  time.Duration `json:"up_to_ns"`
+	Count uint64        `json:"count"`
+}
+
+// bucketBounds is the 1-2-5 series from 10 µs to 10 s; past it, one bucket
+// up to the maximum.
+var bucketBounds = func() []time.Duration {
+	var out []time.Duration
+	for d := 10 * time.Microsecond; d <= 10*time.Second; d *= 10 {
+		out = append(out, d, 2*d, 5*d)
+	}
+	return out
+}()
+
+// buckets folds the histogram into the 1-2-5 series. A counter of the fine
+// histogram goes to the bucket its lower bound falls in, so a boundary is
+// exact to within the fine histogram's 6 %.
+func (h *histogram) buckets() []LatencyBucket {
+	if h.n == 0 {
+		return nil
+	}
+	out := make([]LatencyBucket, len(bucketBounds)+1)
+	for i, b := range bucketBounds {
+		out[i].UpTo = b
+	}
+	out[len(bucketBounds)].UpTo = time.Duration(h.max) + 1
+	for i, c := range h.counts {
+		if c == 0 {
+			continue
+		}
+		v := time.Duration(lowerBound(i))
+		j := 0
+		for j < len(bucketBounds) && v >= bucketBounds[j] {
+			j++
+		}
+		out[j].Count += c
+	}
+	first, last := 0, len(out)-1
+	for first < last && out[first].Count == 0 {
+		first++
+	}
+	for last > first && out[last].Count == 0 {
+		last--
+	}
+	return out[first : last+1]
+}

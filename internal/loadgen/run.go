@@ -11,27 +11,30 @@ import (
 
 // Result is what a run measured.
 type Result struct {
-	Scenario      string        `json:"scenario"`
-	Clients       int           `json:"clients"`
-	QoS           byte          `json:"qos"`
-	PayloadSize   int           `json:"payload_size"`
-	Elapsed       time.Duration `json:"elapsed_ns"`
-	Published     uint64        `json:"published"`    // PUBLISH packets sent
-	Acknowledged  uint64        `json:"acknowledged"` // QoS 1/2 flows completed (QoS 0: sent)
-	Expected      uint64        `json:"expected"`     // deliveries the subscribers should see
-	Received      uint64        `json:"received"`     // PUBLISH packets received
-	Lost          uint64        `json:"lost"`
-	Duplicates    uint64        `json:"duplicates"`
-	PublishRate   float64       `json:"publish_msgs_per_sec"`
-	DeliveryRate  float64       `json:"delivery_msgs_per_sec"`
-	LatencyP50    time.Duration `json:"latency_p50_ns"`
-	LatencyP90    time.Duration `json:"latency_p90_ns"`
-	LatencyP99    time.Duration `json:"latency_p99_ns"`
-	LatencyMax    time.Duration `json:"latency_max_ns"`
-	Connections   int           `json:"connections"`
-	ConnectRate   float64       `json:"connects_per_sec"`
-	ConnectErrors int           `json:"connect_errors"`
-	FirstError    string        `json:"first_connect_error,omitempty"`
+	Scenario     string        `json:"scenario"`
+	Clients      int           `json:"clients"`
+	QoS          byte          `json:"qos"`
+	PayloadSize  int           `json:"payload_size"`
+	Elapsed      time.Duration `json:"elapsed_ns"`
+	Published    uint64        `json:"published"`    // PUBLISH packets sent
+	Acknowledged uint64        `json:"acknowledged"` // QoS 1/2 flows completed (QoS 0: sent)
+	Expected     uint64        `json:"expected"`     // deliveries the subscribers should see
+	Received     uint64        `json:"received"`     // PUBLISH packets received
+	Lost         uint64        `json:"lost"`
+	Duplicates   uint64        `json:"duplicates"`
+	PublishRate  float64       `json:"publish_msgs_per_sec"`
+	DeliveryRate float64       `json:"delivery_msgs_per_sec"`
+	LatencyP50   time.Duration `json:"latency_p50_ns"`
+	LatencyP90   time.Duration `json:"latency_p90_ns"`
+	LatencyP99   time.Duration `json:"latency_p99_ns"`
+	LatencyMax   time.Duration `json:"latency_max_ns"`
+	// Latency is the distribution behind the percentiles: deliveries per
+	// bucket of a 1-2-5 series, empty buckets at either end left out.
+	Latency       []LatencyBucket `json:"latency_histogram,omitempty"`
+	Connections   int             `json:"connections"`
+	ConnectRate   float64         `json:"connects_per_sec"`
+	ConnectErrors int             `json:"connect_errors"`
+	FirstError    string          `json:"first_connect_error,omitempty"`
 }
 
 // Run executes one benchmark. Progress, when non-nil, gets a status line
@@ -190,6 +193,7 @@ func (r *runner) measure(ctx context.Context, progress io.Writer) *Result {
 	res.DeliveryRate = float64(res.Received) / res.Elapsed.Seconds()
 	res.LatencyP50, res.LatencyP90, res.LatencyP99 = lat.quantile(0.5), lat.quantile(0.9), lat.quantile(0.99)
 	res.LatencyMax = time.Duration(lat.max)
+	res.Latency = lat.buckets()
 	return res
 }
 

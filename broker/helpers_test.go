@@ -38,6 +38,8 @@ func startServer(t testing.TB, modify func(*Options)) (*Server, string) {
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ln) }()
 	t.Cleanup(func() {
+		checkLiveInvariants(t, s) // invariants_test.go
+		conns, _ := serverConns(s)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := s.Shutdown(ctx); err != nil {
@@ -46,6 +48,7 @@ func startServer(t testing.TB, modify func(*Options)) (*Server, string) {
 		if err := <-done; !errors.Is(err, ErrServerClosed) {
 			t.Errorf("serve: %v", err)
 		}
+		checkShutdownInvariants(t, s, conns)
 	})
 	return s, ln.Addr().String()
 }

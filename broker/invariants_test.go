@@ -294,7 +294,9 @@ func (r *invRecorder) Helper() {}
 // an index entry whose session is gone, a queue counter out of step, a
 // lock left held.
 func TestInvariantChecksCatch(t *testing.T) {
-	s, err := New(DefaultOptions())
+	opts := DefaultOptions()
+	opts.SysInterval, opts.HibernateAfter = 0, 0 // nothing runs beside the test
+	s, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +307,9 @@ func TestInvariantChecksCatch(t *testing.T) {
 	live.queue = []queued{{msg: &message{payload: []byte("12345")}}}
 	live.queueSize = 3
 	live.setSubLocked("c/d", topic.Options{})
+	s.mu.Lock()
 	s.sessions["live"] = live
+	s.mu.Unlock()
 	rec := &invRecorder{TB: t}
 	checkShutdownInvariants(rec, s, nil)
 	want := []string{
@@ -334,5 +338,7 @@ func TestInvariantChecksCatch(t *testing.T) {
 		t.Errorf("held session lock not reported: %q", rec.errs)
 	}
 	s.subs.Unsubscribe(ghost, "a/b")
+	s.mu.Lock()
 	delete(s.sessions, "live")
+	s.mu.Unlock()
 }

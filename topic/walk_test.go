@@ -11,6 +11,7 @@ func TestIndexWalk(t *testing.T) {
 	for _, s := range []struct{ key, filter string }{
 		{"a", "x/y"}, {"b", "x/y"}, {"a", "x/+/z"}, {"c", "#"}, {"a", "/lead"}, {"b", "x//y"},
 		{"a", "$share/g/x/#"}, {"b", "$share/g/x/#"}, {"c", "$share/h/x/#"},
+		{"a", "p/q/r/s"}, {"b", "p/q"}, {"c", "p/q/r/s/+/t/u"},
 	} {
 		x.Subscribe(s.key, s.filter, Options{QoS: 1})
 		want[s.key+" "+s.filter] = true

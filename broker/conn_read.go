@@ -24,6 +24,12 @@ func (c *conn) handle(first byte, body []byte, pub *packet.Publish) error {
 		}
 		return c.handlePublish(pub)
 	}
+	switch t {
+	case packet.CONNECT:
+		return errSecondConnect // whatever it holds [MQTT-3.1.0-2]
+	case packet.CONNACK, packet.SUBACK, packet.UNSUBACK, packet.PINGRESP:
+		return errServerPacket
+	}
 	p, err := packet.Decode(first, body, c.version)
 	if err != nil {
 		return err
@@ -55,8 +61,6 @@ func (c *conn) handle(first byte, body []byte, pub *packet.Publish) error {
 		c.sendPacket(&packet.Pingresp{}) // [MQTT-3.12.4-1]
 	case *packet.Disconnect:
 		return c.handleDisconnect(p)
-	case *packet.Connect:
-		return errSecondConnect
 	case *packet.Auth:
 		return c.handleAuth(p)
 	default:

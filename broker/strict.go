@@ -12,6 +12,7 @@ var (
 	errCtrlTopic    = &packet.Error{Code: packet.MalformedPacket, Msg: "topic name contains a control character"}
 	errCtrlFilter   = &packet.Error{Code: packet.MalformedPacket, Msg: "topic filter contains a control character"}
 	errClientSubID  = &packet.Error{Code: packet.ProtocolError, Msg: "PUBLISH from a client carries a Subscription Identifier"} // [MQTT-3.3.4-6]
+	errNoTopic      = &packet.Error{Code: packet.ProtocolError, Msg: "PUBLISH with neither a topic name nor a topic alias"}
 	errWrongAck     = &packet.Error{Code: packet.ProtocolError, Msg: "acknowledgement does not match the QoS of the message in flight"}
 	errConnackSize  = &packet.Error{Code: packet.ImplementationSpecificError, Msg: "the CONNACK is larger than the client's Maximum Packet Size"}
 )
@@ -63,13 +64,21 @@ func (c *conn) checkFilterStrings(p packet.Packet) error {
 
 // checkInboundPublish applies the checks of a client's PUBLISH that the
 // decoder cannot make, since it decodes both directions: no Subscription
-// Identifier [MQTT-3.3.4-6] (5.0: DISCONNECT 0x82), and no control
-// character in the topic name (5.0: DISCONNECT 0x81).
+// Identifier [MQTT-3.3.4-6] (5.0: DISCONNECT 0x82), a topic name or a topic
+// alias (0x82), and no control character in the topic name (0x81).
 func (c *conn) checkInboundPublish(p *packet.Publish) error {
 	if len(p.Properties.SubscriptionIDs) > 0 {
 		return errClientSubID // [MQTT-3.3.4-6]
 	}
-	if len(p.Topic) > 0 && !c.srv.limits().AllowControlChars && packet.HasControlChar(p.Topic) {
+	if len(p.Topic) == 0 {
+		if !p.Properties.Has(packet.PropTopicAlias) {
+			// 5.0 section 3.3.2.1 (no statement ID); 3.1.1's decoder
+			// refuses an empty topic itself [MQTT-4.7.3-1].
+			return errNoTopic
+		}
+		return nil
+	}
+	if !c.srv.limits().AllowControlChars && packet.HasControlChar(p.Topic) {
 		return errCtrlTopic
 	}
 	return nil

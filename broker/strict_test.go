@@ -331,3 +331,38 @@ func TestStrictConnackLargerThanClientMax(t *testing.T) {
 	fits.sendRaw([]byte{0xc0, 0})
 	fits.expect(packet.PINGRESP)
 }
+
+// A second CONNECT is a protocol error whatever it holds [MQTT-3.1.0-2]:
+// DISCONNECT 0x82, never the CONNACK-only 0x84 its decoding would give
+// (DISCONNECT carries only DISCONNECT reason codes [MQTT-3.14.2-1]). A
+// server-only packet from a client is 0x82 too, however it is formed.
+func TestStrictSecondConnectAndServerPackets(t *testing.T) {
+	_, addr := startServer(t, nil)
+	forVersions(t, bothVersions, func(t *testing.T, v packet.Version) {
+		for _, tc := range []struct {
+			name string
+			pkt  []byte
+		}{
+			{"CONNECT level 6", []byte{0x10, 0x0d, 0, 4, 'M', 'Q', 'T', 'T', 6, 2, 0, 0, 0, 1, 'c'}},
+			{"CONNECT truncated", []byte{0x10, 0x03, 0, 4, 'M'}},
+			{"CONNACK with bad flags", []byte{0x20, 0x02, 0x02, 0}},
+			{"SUBACK", []byte{0x90, 0x03, 0, 1, 0}},
+			{"PINGRESP with a body", []byte{0xd0, 0x01, 0}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				p := clean(t, addr, v, "strict-second-"+tc.name)
+				p.sendRaw(tc.pkt)
+				strictClosed(t, p, v, packet.ProtocolError)
+			})
+		}
+	})
+}
+
+// A 5.0 PUBLISH with neither a topic name nor a Topic Alias is a protocol
+// error (5.0 section 3.3.2.1): DISCONNECT 0x82, not 0x90.
+func TestStrictPublishWithoutTopic(t *testing.T) {
+	_, addr := startServer(t, nil)
+	p := clean(t, addr, packet.V5, "strict-no-topic")
+	p.sendRaw([]byte{0x30, 0x04, 0, 0, 0, 'x'})
+	strictClosed(t, p, packet.V5, packet.ProtocolError)
+}

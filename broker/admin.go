@@ -306,8 +306,12 @@ func (s *Server) RetainedMessage(name string) (RetainedInfo, bool) {
 }
 
 // DeleteRetained clears a topic's retained message, from the store too. It
-// reports whether there was one.
+// reports whether there was one. After Shutdown it returns ErrServerClosed.
 func (s *Server) DeleteRetained(name string) (bool, error) {
+	if !s.work.enter() {
+		return false, ErrServerClosed
+	}
+	defer s.work.leave()
 	if !s.retained.Delete(name) {
 		return false, nil
 	}

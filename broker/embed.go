@@ -17,7 +17,7 @@ type Message struct {
 }
 
 // Publish routes a message from the program that embeds the broker, as if a
-// client had published it.
+// client had published it. After Shutdown it returns ErrServerClosed.
 func (s *Server) Publish(name string, payload []byte, qos byte, retain bool) error {
 	if err := topic.ValidName(name); err != nil {
 		return err
@@ -25,6 +25,10 @@ func (s *Server) Publish(name string, payload []byte, qos byte, retain bool) err
 	if qos > 2 {
 		return errors.New("broker: QoS must be 0, 1 or 2")
 	}
+	if !s.work.enter() {
+		return ErrServerClosed // the store may be closed
+	}
+	defer s.work.leave()
 	s.publishLocal(name, append([]byte(nil), payload...), qos, retain)
 	return nil
 }

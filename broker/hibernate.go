@@ -63,6 +63,7 @@ type hibernator struct {
 
 	sinceRelease atomic.Int64 // connections hibernated since memory was last returned
 	lastRelease  time.Time    // sweeper only
+	conns        []*conn      // sweeper only: the connections of this sweep, reused
 }
 
 // newHibernator returns nil, and hibernation is off, when after is 0 or
@@ -135,8 +136,17 @@ func (h *hibernator) sweep() {
 	now := time.Now().UnixNano()
 	var expired []*conn
 	s := h.srv
+	// The walk works on a copy of the list, made under Server.mu: the
+	// deadlines and outbound locks it takes per connection keep no CONNECT,
+	// disconnect or Stats call waiting. A connection that ends meanwhile
+	// is harmless to visit: its socket is closed and its queue too.
 	s.mu.Lock()
+	list := h.conns[:0]
 	for c := range s.conns {
+		list = append(list, c)
+	}
+	s.mu.Unlock()
+	for _, c := range list {
 		switch c.hib.Load() {
 		case hibParked:
 			if d := c.kaDeadline.Load(); d != 0 && now >= d {
@@ -152,7 +162,8 @@ func (h *hibernator) sweep() {
 		}
 		c.out.retireIfIdle(since)
 	}
-	s.mu.Unlock()
+	clear(list) // keeps no ended connection alive until the next sweep
+	h.conns = list[:0]
 	for _, c := range expired {
 		c.wakeReader() // the resumed reader finds its deadline past [MQTT-3.1.2-24]
 	}

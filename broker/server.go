@@ -32,6 +32,7 @@ type serverStats struct {
 	msgsRouted   atomic.Uint64
 	authFailures atomic.Uint64
 	dropped      [numDropReasons]atomic.Uint64
+	panics       atomic.Uint64 // recovered panics (contain.go)
 }
 
 // Server is an MQTT broker.
@@ -63,6 +64,7 @@ type Server struct {
 	done   chan struct{}
 	bgWG   sync.WaitGroup
 	hib    *hibernator // nil: connections do not hibernate
+	work   gate        // timer callbacks and embedder calls that may use the store (contain.go)
 }
 
 // New returns a Server for opts, loading retained messages and sessions from
@@ -83,6 +85,7 @@ func New(opts Options) (*Server, error) {
 	if s.clock == nil {
 		s.clock = realClock{}
 	}
+	s.clock = gatedClock{Clock: s.clock, s: s}
 	if s.store == nil {
 		s.store = store.NewMemory()
 	}
@@ -272,8 +275,15 @@ func (s *Server) connDone(c *conn) {
 }
 
 // Shutdown stops the listeners, disconnects every client (5.0: DISCONNECT
-// 0x8B Server shutting down) and waits for connections to end or ctx to
-// expire.
+// 0x8B Server shutting down), waits for connections, timer callbacks and
+// background goroutines to end, and closes the store. No timer callback,
+// Server.Publish or Server.DeleteRetained starts once Shutdown has begun
+// (they return ErrServerClosed).
+//
+// If ctx expires first, Shutdown closes every connection's socket and
+// returns ctx.Err() at once. What is still running (a reader inside an
+// Authenticator, a writer inside a store sync) ends in its own time, and
+// the store is closed after the last of it, never under it.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	if s.closed {
@@ -282,39 +292,45 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.closed = true
 	close(s.done)
+	lns := make([]net.Listener, 0, len(s.listeners))
 	for ln := range s.listeners {
-		_ = ln.Close()
+		lns = append(lns, ln)
 	}
 	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
+	s.work.close()
+	for _, ln := range lns {
+		_ = ln.Close() // outside s.mu: closing a listener may wait
+	}
 	for _, c := range conns {
 		c.kick(packet.ServerShuttingDown)
 	}
-	waited := make(chan struct{})
+	waited := make(chan error, 1)
 	go func() {
 		s.connWG.Wait()
+		s.work.wait() // timer callbacks that fired before the gate closed
 		s.bgWG.Wait()
-		close(waited)
+		s.mu.Lock()
+		for _, ss := range s.sessions {
+			ss.mu.Lock()
+			ss.stopTimersLocked() // they would find the gate closed; stopped, they never fire
+			ss.mu.Unlock()
+		}
+		s.mu.Unlock()
+		waited <- s.store.Close()
 	}()
 	select {
-	case <-waited:
+	case err := <-waited:
+		return err
 	case <-ctx.Done():
 		for _, c := range conns {
 			c.fail(ctx.Err())
 		}
-		<-waited
+		return ctx.Err()
 	}
-	s.mu.Lock()
-	for _, ss := range s.sessions {
-		ss.mu.Lock()
-		ss.stopTimersLocked()
-		ss.mu.Unlock()
-	}
-	s.mu.Unlock()
-	return s.store.Close()
 }
 
 // errTakeoverUser refuses a connection that would take over another user's

@@ -23,13 +23,17 @@ type Stats struct {
 	BytesOut           uint64
 	Dropped            map[string]uint64
 	AuthFailures       uint64
+	// Panics counts panics the broker recovered from: each closed one
+	// connection or ended one background task, never the process.
+	Panics uint64
 }
 
 // Stats returns the broker's current counters.
 func (s *Server) Stats() Stats {
 	st := Stats{Version: Version, Uptime: s.clock.Now().Sub(s.started), ClientsConnected: s.stats.connected.Load(),
 		ClientsTotal: s.stats.connsTotal.Load(), Subscriptions: s.subs.Count(), Retained: s.retained.Len(),
-		AuthFailures: s.stats.authFailures.Load(), Dropped: map[string]uint64{}, ClientsHibernating: s.hib.hibernating()}
+		AuthFailures: s.stats.authFailures.Load(), Dropped: map[string]uint64{}, ClientsHibernating: s.hib.hibernating(),
+		Panics: s.stats.panics.Load()}
 	var all ConnCounters // ended connections (per listener) plus live ones
 	s.mu.Lock()
 	st.Sessions = len(s.sessions)

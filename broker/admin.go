@@ -312,10 +312,7 @@ func (s *Server) DeleteRetained(name string) (bool, error) {
 		return false, ErrServerClosed
 	}
 	defer s.work.leave()
-	if !s.retained.Delete(name) {
-		return false, nil
-	}
-	return true, s.store.DeleteRetained(name)
+	return s.deleteRetained(name, nil)
 }
 
 // Metrics returns the counters for monitoring. It walks every session and

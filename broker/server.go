@@ -65,6 +65,8 @@ type Server struct {
 	bgWG   sync.WaitGroup
 	hib    *hibernator // nil: connections do not hibernate
 	work   gate        // timer callbacks and embedder calls that may use the store (contain.go)
+
+	retainOrder retainOrder // orders retained writes to memory and store per topic (retain.go)
 }
 
 // New returns a Server for opts, loading retained messages and sessions from

@@ -103,10 +103,20 @@ func (r *Retained[V]) Get(topic string) (v V, ok bool) {
 // Delete removes the retained message of topic, if any, and reports
 // whether there was one.
 func (r *Retained[V]) Delete(topic string) bool {
+	return r.DeleteIf(topic, nil)
+}
+
+// DeleteIf removes the retained message of topic if it is still the one
+// the caller decided to remove: when match (called with the index locked,
+// so it must not call back into r) returns true for the message held now.
+// A nil match removes any. It reports whether a message was removed. It is
+// a compare-and-delete: a message found expired by Match and replaced
+// before the delete is kept.
+func (r *Retained[V]) DeleteIf(topic string, match func(V) bool) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := r.findLocked(topic)
-	if n == nil || !n.has {
+	if n == nil || !n.has || (match != nil && !match(n.value)) {
 		return false
 	}
 	var zero V

@@ -141,3 +141,27 @@ func TestRetainedConcurrent(t *testing.T) {
 		t.Fatalf("Match found %d, want 40", got)
 	}
 }
+
+// DeleteIf removes a topic's message only while it is the one the caller
+// decided to remove: a message replaced in between is kept.
+func TestRetainedDeleteIf(t *testing.T) {
+	r := NewRetained[*string]()
+	old, fresh := "old", "fresh"
+	r.Set("a/b", &old)
+	r.Set("a/b", &fresh) // replaced after the caller looked
+	if r.DeleteIf("a/b", func(v *string) bool { return v == &old }) {
+		t.Fatal("deleted a message that replaced the one to delete")
+	}
+	if v, ok := r.Get("a/b"); !ok || v != &fresh || r.Len() != 1 {
+		t.Fatalf("after a refused delete: %v %v len %d", v, ok, r.Len())
+	}
+	if r.DeleteIf("a/c", func(*string) bool { return true }) {
+		t.Fatal("deleted a missing topic")
+	}
+	if !r.DeleteIf("a/b", func(v *string) bool { return v == &fresh }) || r.Len() != 0 {
+		t.Fatal("matching delete refused")
+	}
+	if _, ok := r.Get("a/b"); ok {
+		t.Fatal("still there")
+	}
+}

@@ -42,7 +42,7 @@ func (c *conn) handle(first byte, body []byte, pub *packet.Publish) error {
 	case *packet.Pubrec:
 		return c.handlePubrec(p)
 	case *packet.Pubrel:
-		c.handlePubrel(p)
+		return c.handlePubrel(p)
 	case *packet.Pubcomp:
 		if _, wrong := c.sess.ack(c, p.PacketID, packet.PUBCOMP); wrong {
 			return errWrongAck // PUBCOMP for a QoS 1 message, or before PUBREC
@@ -56,7 +56,7 @@ func (c *conn) handle(first byte, body []byte, pub *packet.Publish) error {
 		if err := c.checkFilterStrings(p); err != nil {
 			return err
 		}
-		c.handleUnsubscribe(p)
+		return c.handleUnsubscribe(p)
 	case *packet.Pingreq:
 		c.sendPacket(&packet.Pingresp{}) // [MQTT-3.12.4-1]
 	case *packet.Disconnect:
@@ -81,9 +81,15 @@ func (c *conn) handlePubrec(p *packet.Pubrec) error {
 		}
 		return nil
 	}
-	found, wrong := c.sess.received(c, p.PacketID)
+	found, wrong, err := c.sess.received(c, p.PacketID)
 	if wrong {
 		return errWrongAck
+	}
+	if err != nil {
+		// The record could not say released: no PUBREL yet, or a crash
+		// would resend the PUBLISH after it. The client's PUBREC after it
+		// reconnects tries again.
+		return &packet.Error{Code: packet.UnspecifiedError, Msg: "store: " + err.Error()}
 	}
 	if !found && c.version == packet.V5 {
 		rel.ReasonCode = packet.PacketIdentifierNotFound
@@ -93,25 +99,31 @@ func (c *conn) handlePubrec(p *packet.Pubrec) error {
 }
 
 // handlePubrel completes an inbound QoS 2 exchange. [MQTT-4.3.3-9]
-func (c *conn) handlePubrel(p *packet.Pubrel) {
+// If the store cannot forget the id, PUBCOMP is not sent and the connection
+// closes: the id stays known, and the client's PUBREL after it reconnects
+// tries again. [MQTT-4.4.0-1]
+func (c *conn) handlePubrel(p *packet.Pubrel) error {
 	ss := c.sess
 	ss.mu.Lock()
 	_, ok := ss.inbound[p.PacketID]
-	delete(ss.inbound, p.PacketID)
 	if ok && ss.persistLocked() {
 		// The id must be forgotten on disk before PUBCOMP lets the client
 		// reuse it, or a new message with it would be taken for a resend.
 		if err := c.srv.store.DeleteInbound(ss.id, p.PacketID); err != nil {
+			ss.mu.Unlock()
 			c.srv.log.Error("store: deleting an inbound QoS 2 id", "client", ss.id, "err", err)
+			return &packet.Error{Code: packet.UnspecifiedError, Msg: "store: " + err.Error()}
 		}
 		c.needSync.Store(true)
 	}
+	delete(ss.inbound, p.PacketID)
 	ss.mu.Unlock()
 	comp := &packet.Pubcomp{Ack: packet.Ack{PacketID: p.PacketID}}
 	if !ok && c.version == packet.V5 {
 		comp.ReasonCode = packet.PacketIdentifierNotFound
 	}
 	c.sendPacket(comp)
+	return nil
 }
 
 // handleDisconnect processes a client's DISCONNECT. [MQTT-3.14.4-3]

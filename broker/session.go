@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"errors"
 	"sync"
 	"time"
 
@@ -361,9 +362,10 @@ func (ss *session) ack(c *conn, id uint16, t packet.Type) (found, wrong bool) {
 }
 
 // received handles PUBREC: the message is no longer resent, PUBREL is. A
-// stored message's record says so before PUBREL goes out. wrong: the id is
-// in flight at QoS 1.
-func (ss *session) received(c *conn, id uint16) (found, wrong bool) {
+// stored message's record says so before PUBREL goes out; err reports that
+// it could not, and the message stays as it was. wrong: the id is in flight
+// at QoS 1.
+func (ss *session) received(c *conn, id uint16) (found, wrong bool, err error) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	for _, m := range ss.inflight {
@@ -371,18 +373,23 @@ func (ss *session) received(c *conn, id uint16) (found, wrong bool) {
 			continue
 		}
 		if m.qos != 2 {
-			return false, true
+			return false, true, nil
 		}
 		if !m.released && m.seq != 0 {
-			ss.putLocked(m.record(m.id, true))
+			if !ss.putLocked(m.record(m.id, true)) {
+				return true, false, errRecordWrite
+			}
 			c.needSync.Store(true)
 		}
 		m.released = true
 		m.msg = nil // only PUBREL is resent from now on
-		return true, false
+		return true, false, nil
 	}
-	return false, false
+	return false, false, nil
 }
+
+// errRecordWrite: a message record could not be written (logged by putLocked).
+var errRecordWrite = errors.New("a message record could not be written")
 
 // resumeLocked resends unacknowledged messages in order with DUP set, then
 // fills the window from the queue. [MQTT-4.4.0-1] [MQTT-4.6.0-1]

@@ -197,7 +197,7 @@ func (c *conn) accept(p *packet.Connect) error {
 		c.will = c.newWill(p)
 	}
 	if err := c.checkConnackSize(ack); err != nil {
-		return err // closed without a CONNACK [MQTT-3.1.2-24]
+		return err // closed without a CONNACK [MQTT-3.1.2-24] (5.0)
 	}
 	// claim sends CONNACK and resends the session's inflight messages.
 	ss, _, err := s.claim(c, p.CleanStart, expiry, window, ack)

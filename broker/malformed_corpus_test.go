@@ -195,7 +195,10 @@ func mcMutations(b mcBase, v packet.Version) []mcMutation {
 		out = append(out, mcMutation{name: name, pkt: pkt, sample: sample})
 	}
 	add(true, "valid", mcFrame(b.first, body))
-	// Remaining length.
+	// Remaining length: a body shorter than its fields, a stream that ends
+	// inside the packet, trailing bytes, five-byte and non-minimal lengths
+	// [MQTT-1.5.5-1] (5.0), claims past the maximum packet size.
+	// [MQTT-4.8.0-1] (3.1.1) [MQTT-4.13.1-1] (5.0)
 	for k := 0; k < len(body); k++ {
 		add(false, fmt.Sprintf("length-%d-of-%d", k, len(body)), mcFrame(b.first, body[:k]))
 	}
@@ -210,7 +213,8 @@ func mcMutations(b mcBase, v packet.Version) []mcMutation {
 	add(false, "length-not-minimal-4", append([]byte{b.first, 0x80 | byte(len(body)), 0x80, 0x80, 0x00}, body...))
 	add(true, "length-256MB", append([]byte{b.first, 0xff, 0xff, 0xff, 0x7f}, body...))
 	add(false, "length-max-packet-size", append(packet.AppendVarint([]byte{b.first}, 1<<20), body...))
-	// Fixed-header flags: each bit, and QoS 3.
+	// Fixed-header flags: each bit [MQTT-2.2.2-1] [MQTT-2.2.2-2] (3.1.1)
+	// [MQTT-2.1.3-1] (5.0), and QoS 3 [MQTT-3.3.1-4].
 	for bit := 0; bit < 4; bit++ {
 		add(bit == 0, fmt.Sprintf("flag-bit-%d", bit), mcFrame(b.first^1<<bit, body))
 	}
@@ -220,6 +224,9 @@ func mcMutations(b mcBase, v packet.Version) []mcMutation {
 	for i, s := range b.segs {
 		switch s.kind {
 		case mcStr, mcTopic:
+			// Ill-formed UTF-8 and U+0000 [MQTT-1.5.3-1] [MQTT-1.5.3-2] (3.1.1)
+			// [MQTT-1.5.4-1] [MQTT-1.5.4-2] (5.0); control characters; empty
+			// strings [MQTT-4.7.3-1]; wildcards in topic names [MQTT-3.3.2-2].
 			for j, bad := range mcBadUTF8 {
 				add(false, fmt.Sprintf("seg-%d-utf8-%d", i, j), mcFrame(b.first, b.with(i, mcSeg{kind: s.kind, b: []byte(bad)}).body(v)))
 			}
@@ -235,12 +242,15 @@ func mcMutations(b mcBase, v packet.Version) []mcMutation {
 				add(false, fmt.Sprintf("seg-%d-name-%d", i, j), mcFrame(b.first, b.with(i, mcSeg{kind: s.kind, b: []byte(w)}).body(v)))
 			}
 		case mcID:
+			// [MQTT-2.3.1-1]
 			add(false, fmt.Sprintf("seg-%d-id-0", i), mcFrame(b.first, b.with(i, mcI(0)).body(v)))
 		case mcOpts:
+			// [MQTT-3-8.3-4] (3.1.1) [MQTT-3.8.3-5] (5.0)
 			for _, o := range []byte{3, 0x04, 0x08, 0x30, 0x40, 0x80, 0x24} {
 				add(false, fmt.Sprintf("seg-%d-options-%02x", i, o), mcFrame(b.first, b.with(i, mcSeg{kind: mcOpts, b: []byte{o}}).body(v)))
 			}
 		case mcFlags:
+			// [MQTT-3.1.2-3]
 			for bit := 0; bit < 8; bit++ {
 				add(false, fmt.Sprintf("connect-flag-bit-%d", bit), mcFrame(b.first, b.with(i, mcSeg{kind: mcFlags, b: []byte{s.b[0] ^ 1<<bit}}).body(v)))
 			}
@@ -252,6 +262,8 @@ func mcMutations(b mcBase, v packet.Version) []mcMutation {
 				dup := append(append([][]byte(nil), s.props...), p)
 				add(false, fmt.Sprintf("seg-%d-prop-%d-twice", i, j), mcFrame(b.first, b.with(i, mcP(dup...)).body(v)))
 			}
+			// Unknown and misplaced properties, and bad UTF-8 in user
+			// properties [MQTT-1.5.7-1] (5.0).
 			for j, p := range mcBadProps {
 				bad := append(append([][]byte(nil), s.props...), p)
 				add(false, fmt.Sprintf("seg-%d-bad-prop-%d", i, j), mcFrame(b.first, b.with(i, mcP(bad...)).body(v)))
@@ -306,13 +318,13 @@ func (w mcWant) String() string {
 func mcOracle(c *mcCase) (want mcWant, incomplete bool) {
 	first, body, n, err := packet.Split(c.pkt, DefaultOptions().Limits.MaxPacketSize)
 	if err == packet.ErrIncomplete {
-		return mcWant{kind: mcSilent}, true // [MQTT-4.8.0-1] the stream ended inside a packet
+		return mcWant{kind: mcSilent}, true // the stream ended inside a packet: [MQTT-4.8.0-1] (3.1.1) [MQTT-4.13.1-1] (5.0)
 	}
 	if err != nil || n != len(c.pkt) {
 		if c.first {
 			return mcWant{kind: mcSilent}, false
 		}
-		return mcWant{kind: mcRefused, code: packet.CodeOf(err)}, false // 0x81, or 0x95 [MQTT-3.2.2-15]
+		return mcWant{kind: mcRefused, code: packet.CodeOf(err)}, false // 0x81, or 0x95 past the maximum: [MQTT-3.2.2-15] (5.0)
 	}
 	t := packet.Type(first >> 4)
 	if c.first {
@@ -341,7 +353,7 @@ func mcOracle(c *mcCase) (want mcWant, incomplete bool) {
 		case packet.HasControlChar(p.Topic):
 			return refused(packet.MalformedPacket)
 		case pr.Has(packet.PropTopicAlias) && (pr.TopicAlias == 0 || pr.TopicAlias > DefaultOptions().Limits.MaxTopicAliases):
-			return refused(packet.TopicAliasInvalid) // [MQTT-3.3.2-8] [MQTT-3.3.2-9]
+			return refused(packet.TopicAliasInvalid) // [MQTT-3.3.2-8] [MQTT-3.3.2-9] (5.0)
 		case len(p.Topic) == 0:
 			return refused(packet.ProtocolError) // 5.0 section 3.3.2.1: no topic and no known alias
 		case topic.ValidName(string(p.Topic)) != nil:
@@ -358,7 +370,7 @@ func mcOracle(c *mcCase) (want mcWant, incomplete bool) {
 		for _, s := range p.Subscriptions {
 			_, _, shared, err := topic.ParseShared(string(s.Filter))
 			if err == nil && shared && s.NoLocal {
-				return refused(packet.ProtocolError) // [MQTT-3.8.3-4]
+				return refused(packet.ProtocolError) // [MQTT-3.8.3-4] (5.0)
 			}
 		}
 	case *packet.Unsubscribe:
@@ -373,7 +385,7 @@ func mcOracle(c *mcCase) (want mcWant, incomplete bool) {
 		}
 		return mcWant{kind: mcSilent}, false // the client's own DISCONNECT: a plain close
 	case *packet.Auth:
-		return refused(packet.ProtocolError) // [MQTT-4.12.0-7] no Authentication Method in CONNECT
+		return refused(packet.ProtocolError) // [MQTT-4.12.0-7] (5.0): no Authentication Method in CONNECT
 	}
 	return mcWant{kind: mcAlive}, false
 }
@@ -400,9 +412,9 @@ func mcConnectOracle(first byte, body []byte) mcWant {
 	case c.WillFlag && packet.HasControlChar(c.WillTopic):
 		return refused(packet.MalformedPacket)
 	case len(c.ClientID) == 0 && !c.CleanStart && c.Version != packet.V5:
-		return refused(packet.ClientIdentifierNotValid) // [MQTT-3.1.3-8]
+		return refused(packet.ClientIdentifierNotValid) // [MQTT-3.1.3-8] (3.1.1)
 	case c.WillFlag && topic.ValidName(string(c.WillTopic)) != nil:
-		return refused(packet.TopicNameInvalid) // [MQTT-3.1.3-11] will topic is a topic name
+		return refused(packet.TopicNameInvalid) // the will topic is a topic name [MQTT-3.3.2-2]
 	}
 	return mcWant{kind: mcConnAlive}
 }
@@ -651,7 +663,7 @@ func TestMalformedCorpusSize(t *testing.T) {
 // however many clients claim it, with the packet size limit at the
 // protocol's maximum: 200 connections each claiming 256 MB (half after
 // CONNECT in a PUBLISH, half as their first packet) and sending 8 KiB grow
-// the heap by less than 20 MB. [MQTT-3.2.2-15]
+// the heap by less than 20 MB.
 func TestMalformedClaimedLengthMemory(t *testing.T) {
 	s, addr := startServer(t, func(o *Options) { o.Limits.MaxPacketSize = 268435460 })
 	healthySub := clean(t, addr, packet.V5, "claim-healthy-sub")

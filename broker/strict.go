@@ -20,7 +20,7 @@ var (
 // checkConnectStrings refuses control characters in the client identifier,
 // user name and will topic unless Limits.AllowControlChars is set. A
 // refused client identifier is answered like any other (3.1.1 return code 2,
-// [MQTT-3.1.3-9]; 5.0 0x85); the others as a malformed packet (5.0 CONNACK
+// [MQTT-3.1.3-9] (3.1.1); 5.0 0x85); the others as a malformed packet (5.0 CONNACK
 // 0x81; 3.1.1 has no return code for it and just closes). The specifications
 // (3.1.1 section 1.5.3, 5.0 section 1.5.4) say strings SHOULD NOT contain
 // these characters and let the receiver treat them as malformed.
@@ -86,12 +86,12 @@ func (c *conn) checkInboundPublish(p *packet.Publish) error {
 
 // checkConnackSize refuses a 5.0 CONNECT whose Maximum Packet Size is
 // smaller than the CONNACK Roost would answer with. The server must not send
-// a packet larger than that [MQTT-3.1.2-24], and leaving out the properties
+// a packet larger than that [MQTT-3.1.2-24] (5.0), and leaving out the properties
 // that make the CONNACK large would change what it says (an absent Receive
 // Maximum or Maximum Packet Size means "no limit", an absent Assigned Client
 // Identifier leaves the client without an id), so the connection is closed
 // without a CONNACK, before the session is touched, as Mosquitto does.
-// [MQTT-4.13.2-1]
+// [MQTT-4.13.2-1] (5.0)
 func (c *conn) checkConnackSize(ack *packet.Connack) error {
 	if c.maxOut == 0 || c.version != packet.V5 {
 		return nil

@@ -62,8 +62,8 @@ func strictProps(v packet.Version, props ...byte) []byte {
 }
 
 // Control characters in a client id, user name or will topic refuse the
-// CONNECT: a client id like any refused id (3.1.1 return code 2
-// [MQTT-3.1.3-9], 5.0 0x85), the others as malformed (3.1.1 closes, 5.0
+// CONNECT: a client id like any refused id (3.1.1 return code 2:
+// [MQTT-3.1.3-9] (3.1.1); 5.0 0x85), the others as malformed (3.1.1 closes, 5.0
 // CONNACK 0x81). (3.1.1 section 1.5.3, 5.0 section 1.5.4: no statement ID.)
 func TestStrictControlCharsInConnect(t *testing.T) {
 	_, addr := startServer(t, nil)
@@ -286,7 +286,7 @@ func TestStrictWrongAcknowledgement(t *testing.T) {
 
 // A 5.0 client whose Maximum Packet Size is smaller than the CONNACK Roost
 // would send is closed without a CONNACK, and no session is made: the server
-// must not send it a larger packet [MQTT-3.1.2-24], and dropping CONNACK
+// must not send it a larger packet [MQTT-3.1.2-24] (5.0), and dropping CONNACK
 // properties would change their meaning. A Maximum Packet Size the CONNACK
 // just fits is accepted.
 func TestStrictConnackLargerThanClientMax(t *testing.T) {

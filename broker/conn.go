@@ -165,16 +165,14 @@ func (c *conn) run() error {
 	c.rd.ReadAhead = readAhead
 	r := c.rd
 	_ = c.nc.SetReadDeadline(time.Now().Add(lim.ConnectTimeout))
-	first, body, err := r.Read()
+	first, body, err := readConnect(r, lim) // type and size checked before the body is read
 	if err != nil {
 		return err
-	}
-	if packet.Type(first>>4) != packet.CONNECT {
-		return errors.New("first packet is not CONNECT") // [MQTT-3.1.0-1]
 	}
 	if err := c.handleConnect(r, first, body); err != nil {
 		return err
 	}
+	r.MaxSize = lim.MaxPacketSize
 	return c.readLoop(false)
 }
 

@@ -83,10 +83,16 @@ type Limits struct {
 	// A 5.0 client asking for more, or for 0, gets it as Server Keep Alive;
 	// a 3.1 or 3.1.1 client, which cannot be told, is refused (return code
 	// 2, as Mosquitto does).
-	MaxKeepAlive       uint16
-	ConnectTimeout     time.Duration // a connection must send CONNECT within this
-	MaxTopicAliases    uint16        // Topic Alias Maximum advertised to 5.0 clients
-	MaxClientIDLength  int
+	MaxKeepAlive      uint16
+	ConnectTimeout    time.Duration // a connection must send CONNECT within this
+	MaxTopicAliases   uint16        // Topic Alias Maximum advertised to 5.0 clients
+	MaxClientIDLength int
+	// MaxConnectSize bounds the first packet, a CONNECT, and the AUTH
+	// packets before CONNACK, header included (default 64 KiB); 0: the
+	// packet size limit. It is checked from the fixed header, before the
+	// body is read. A CONNECT near 64 KiB is one with a large will payload,
+	// user properties or password: raise it for those clients.
+	MaxConnectSize     int
 	WriteTimeout       time.Duration
 	MaxMessageExpiry   time.Duration // 0: none
 	AllowEmptyClientID bool
@@ -165,6 +171,7 @@ func DefaultOptions() Options {
 			ConnectTimeout:     10 * time.Second,
 			MaxTopicAliases:    64,
 			MaxClientIDLength:  256,
+			MaxConnectSize:     64 << 10,
 			WriteTimeout:       30 * time.Second,
 			AllowEmptyClientID: true,
 		},
@@ -193,6 +200,7 @@ func (o *Options) Validate() error {
 	check(l.MaxTopicLength < 1 || l.MaxTopicLength > 65535, "limits.max_topic_length %d: must be between 1 and 65535", l.MaxTopicLength)
 	check(l.ConnectTimeout <= 0, "limits.connect_timeout must be positive")
 	check(l.WriteTimeout <= 0, "limits.write_timeout must be positive")
+	check(l.MaxConnectSize != 0 && l.MaxConnectSize < 64, "limits.max_connect_size %d: must be 0 or at least 64", l.MaxConnectSize)
 	check(l.MaxClientIDLength < 23 || l.MaxClientIDLength > 65535, "limits.max_client_id_length %d: must be between 23 and 65535", l.MaxClientIDLength)
 	check(l.QueuePolicy < DropNewest || l.QueuePolicy > Disconnect, "limits.queue_policy: unknown policy %d", l.QueuePolicy)
 	check(l.MaxConnectionsPerListener < 0 || l.ConnectRatePerIP < 0 || l.PublishRate < 0 || l.PublishBytesRate < 0,

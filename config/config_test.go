@@ -36,6 +36,7 @@ limits:
   connect_timeout: 5s
   max_topic_aliases: 0
   max_client_id_length: 64
+  max_connect_size: 32KiB
   write_timeout: 2s
   max_message_expiry: 24h
   allow_empty_client_id: false
@@ -79,6 +80,7 @@ func TestParseFull(t *testing.T) {
 		ConnectTimeout:     5 * time.Second,
 		MaxTopicAliases:    0,
 		MaxClientIDLength:  64,
+		MaxConnectSize:     32 << 10,
 		WriteTimeout:       2 * time.Second,
 		MaxMessageExpiry:   24 * time.Hour,
 		AllowEmptyClientID: false,

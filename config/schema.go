@@ -63,6 +63,7 @@ func (d *decoder) limits(path string, n *yaml.Node, l *broker.Limits) {
 		"connect_timeout":       d.durationField(&l.ConnectTimeout),
 		"max_topic_aliases":     d.uint16Field(&l.MaxTopicAliases),
 		"max_client_id_length":  d.intField(&l.MaxClientIDLength),
+		"max_connect_size":      d.sizeField(&l.MaxConnectSize),
 		"write_timeout":         d.durationField(&l.WriteTimeout),
 		"max_message_expiry":    d.durationField(&l.MaxMessageExpiry),
 		"allow_empty_client_id": d.boolField(&l.AllowEmptyClientID),

@@ -90,6 +90,37 @@ func (r *Reader) Read() (first byte, body []byte, err error) {
 	}
 }
 
+// Header reads until the fixed header of the next packet is buffered and
+// returns its first byte and the packet's declared size, header included,
+// without waiting for its body, so a caller can refuse a packet by its type
+// or size before buffering it. The following Read returns that packet. The
+// first byte alone is returned, with size 0 and err nil, when it arrives
+// before the rest of the header and check refuses it (check may be nil).
+func (r *Reader) Header(check func(first byte) bool) (first byte, size int, err error) {
+	for {
+		if b := r.buf[r.start:r.end]; len(b) > 0 {
+			if check != nil && !check(b[0]) {
+				return b[0], 0, nil
+			}
+			if len(b) >= 2 {
+				rl, vn, err := ReadVarint(b[1:])
+				if err == nil {
+					return b[0], 1 + vn + int(rl), nil
+				}
+				if err != ErrIncomplete {
+					return 0, 0, err
+				}
+			}
+		}
+		if err := r.fill(); err != nil {
+			if errors.Is(err, io.EOF) && r.end > r.start {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, 0, err
+		}
+	}
+}
+
 func (r *Reader) maxSize() int {
 	if r.MaxSize <= 0 {
 		return MaxPacketSize

@@ -143,7 +143,7 @@ func New(o Options) (*Server, error) {
 	s.SetCredentials(o.Config.Token, o.Config.Users)
 	mux := http.NewServeMux()
 	s.routes(mux)
-	s.handler = s.authenticate(mux)
+	s.handler = s.authenticate(s.audit(mux))
 	s.http = &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -230,3 +230,46 @@ func (s *Server) allowed(c *credentials, r *http.Request) bool {
 }
 
 func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
+
+// audit logs every request that changes something (any method but GET,
+// HEAD and OPTIONS) at info level once it is answered: who (the basic-auth
+// user, "token", or "anonymous" on an admin listener without credentials),
+// from where, what, and the status. It runs after authentication, so a
+// refused request is not an action.
+func (s *Server) audit(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		who := "anonymous"
+		if u, _, ok := r.BasicAuth(); ok {
+			who = u
+		} else if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+			who = "token"
+		}
+		s.log.Info("admin api action", "audit", true, "user", who, "remote", r.RemoteAddr,
+			"method", r.Method, "path", r.URL.Path, "status", rec.status)
+	})
+}
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// Flush passes through, for streamed responses.
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}

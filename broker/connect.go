@@ -23,9 +23,21 @@ type willMsg struct {
 
 // handleConnect checks CONNECT, authenticates, claims the session and
 // answers CONNACK. An error closes the connection.
-func (c *conn) handleConnect(r *packet.Reader, first byte, body []byte) error {
+func (c *conn) handleConnect(r *packet.Reader, first byte, body []byte) (err error) {
 	var p packet.Connect
-	err := packet.DecodeInto(&p, first, body, 0)
+	defer func() {
+		if err != nil && !isNetErr(err) && !errors.Is(err, io.EOF) {
+			// Refused before accept set them: name the client as it asked.
+			if c.clientID == "" {
+				c.clientID = string(p.ClientID)
+			}
+			if c.username == "" {
+				c.username = string(p.Username)
+			}
+			c.srv.logConn("connection refused", c, "reason", disconnectReason(err, false))
+		}
+	}()
+	err = packet.DecodeInto(&p, first, body, 0)
 	c.version = p.Version
 	if err != nil {
 		if packet.CodeOf(err) == packet.UnsupportedProtocolVersion {
@@ -210,6 +222,7 @@ func (c *conn) accept(p *packet.Connect) error {
 	if h := s.opts.Hooks.OnConnect; h != nil {
 		h(c.clientID, c.version, c.nc.RemoteAddr())
 	}
+	s.logConn("client connected", c, "clean_start", p.CleanStart, "keep_alive", c.keepAlive)
 	return nil
 }
 

@@ -46,7 +46,8 @@ type Server struct {
 	retained *topic.Retained[*message]
 	started  time.Time
 	stats    serverStats
-	guards   // bans, connection and rate limits (ratelimit.go)
+	guards           // bans, connection and rate limits (ratelimit.go)
+	connLog  connLog // rate limit of the connect/disconnect log (connlog.go)
 
 	mu        sync.Mutex
 	sessions  map[string]*session       // guarded by mu
@@ -499,6 +500,7 @@ func (s *Server) detach(c *conn, err error) {
 	if h := s.opts.Hooks.OnDisconnect; h != nil {
 		h(c.clientID, err)
 	}
+	s.logConn("client disconnected", c, "reason", disconnectReason(err, c.disconnect))
 	// A look under ss.mu alone first: a connection taken over need not wait
 	// for s.mu (which a takeover resuming from disk does not hold).
 	ss.mu.Lock()

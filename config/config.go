@@ -63,6 +63,15 @@ const (
 type LogConfig struct {
 	Level  slog.Level // debug, info (default), warn or error
 	Format LogFormat  // text (default) or json
+	// File, when set, is a file the log is appended to as well; SIGHUP
+	// reopens it, so that logrotate can move it away.
+	File string
+	// Syslog, when set, sends the log to syslog too: "local" for the
+	// system's socket (/dev/log), or a URL: udp://host:514,
+	// tcp://host:514, unixgram:///path. Levels map to syslog severities.
+	Syslog string
+	// Stderr: the log goes to standard error (default true).
+	Stderr bool
 }
 
 // NewLogger returns a logger that writes records at c.Level or above to w
@@ -80,7 +89,7 @@ func (c LogConfig) NewLogger(w io.Writer) *slog.Logger {
 func Default() *File {
 	f := &File{
 		Options: broker.DefaultOptions(),
-		Log:     LogConfig{Level: slog.LevelInfo, Format: LogText},
+		Log:     LogConfig{Level: slog.LevelInfo, Format: LogText, Stderr: true},
 		Admin:   admin.Config{Address: admin.DefaultAddress},
 		Auth:    defaultAuth(),
 		Storage: DefaultStorage(),

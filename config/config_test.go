@@ -99,7 +99,7 @@ func TestParseFull(t *testing.T) {
 	if got := *f.Options.Authorizer.(*broker.DenyList); !reflect.DeepEqual(got, *want.Authorizer.(*broker.DenyList)) {
 		t.Errorf("deny list %+v", got)
 	}
-	if want := (LogConfig{Level: slog.LevelDebug, Format: LogJSON}); f.Log != want {
+	if want := (LogConfig{Level: slog.LevelDebug, Format: LogJSON, Stderr: true}); f.Log != want {
 		t.Errorf("log %+v, want %+v", f.Log, want)
 	}
 }

@@ -156,5 +156,8 @@ func (d *decoder) log(path string, n *yaml.Node, l *LogConfig) {
 				l.Format = LogFormat(v)
 			}
 		},
+		"file":   d.stringField(&l.File),
+		"syslog": d.stringField(&l.Syslog),
+		"stderr": d.boolField(&l.Stderr),
 	})
 }

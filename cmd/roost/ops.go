@@ -27,6 +27,7 @@ import (
 // on SIGHUP or when the file changes.
 type ops struct {
 	stderr io.Writer
+	out    *logOutput // where the log goes (log: file, syslog, stderr)
 	level  *slog.LevelVar
 	obs    *admin.Observer
 	log    *slog.Logger
@@ -96,11 +97,15 @@ func (o *ops) track(cfg listener.Config, ln net.Listener) net.Listener {
 }
 
 // newOps builds the logger of f.Log.
-func newOps(f *config.File, stderr io.Writer) *ops {
-	o := &ops{stderr: stderr, level: new(slog.LevelVar), obs: admin.NewObserver(), cur: f, stop: make(chan struct{})}
+func newOps(f *config.File, stderr io.Writer) (*ops, error) {
+	out, err := openLogOutput(f.Log, stderr)
+	if err != nil {
+		return nil, err
+	}
+	o := &ops{stderr: stderr, out: out, level: new(slog.LevelVar), obs: admin.NewObserver(), cur: f, stop: make(chan struct{})}
 	o.level.Set(f.Log.Level)
-	o.log = o.obs.Logger(stderr, f.Log.Format == config.LogJSON, o.level)
-	return o
+	o.log = o.obs.Logger(out, f.Log.Format == config.LogJSON, o.level)
+	return o, nil
 }
 
 // hooks adds the Observer's hooks (trace, topic counts) to h.
@@ -170,6 +175,9 @@ func (o *ops) watch(fl *serveFlags, srv *broker.Server) {
 			case <-o.stop:
 				return
 			case <-hup:
+				if err := o.out.Reopen(); err != nil {
+					o.log.Error("SIGHUP: reopening the log file", "err", err)
+				}
 				if path == "" {
 					o.log.Warn("SIGHUP: no config file to reload (roost serve --config FILE)")
 					continue
@@ -306,6 +314,7 @@ next:
 func (o *ops) close() {
 	close(o.stop)
 	o.wg.Wait()
+	defer o.out.Close()
 	if o.adm != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

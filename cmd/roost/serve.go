@@ -103,7 +103,10 @@ func serve(stdout, stderr io.Writer, fl *serveFlags) error {
 	if err != nil {
 		return usageErr(err)
 	}
-	op := newOps(f, stderr) // logger, admin server, reload (ops.go)
+	op, err := newOps(f, stderr) // logger, admin server, reload (ops.go)
+	if err != nil {
+		return usageErr(err)
+	}
 	logger := op.log
 	built, err := auth.Build(&f.Auth, f.Options.Authorizer, logger)
 	if err != nil {

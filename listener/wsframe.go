@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -21,6 +22,13 @@ import (
 // idle connection holds no buffer of its own: a few hundred bytes of state.
 // Text frames close the connection [MQTT-6.0.0-1]; pings are answered; a
 // close frame is echoed and ends the stream.
+//
+// Pongs and close frames come from the reader, data frames from the writer.
+// The reader never waits for the writer: it hands a control frame over in
+// a small slot (ctl) and writes it itself only when no frame is being
+// written (TryLock). Otherwise whoever holds wmu writes it after its frame,
+// and checks the slot again after unlocking, so a frame handed over while
+// it held the lock is not left behind.
 type wsStream struct {
 	net.Conn // the hijacked TCP (or TLS) connection
 
@@ -43,7 +51,27 @@ type wsStream struct {
 
 	wmu sync.Mutex // serialises frames written (data, pong, close)
 	hdr [10]byte   // guarded by wmu
+
+	// Control frames handed from the reader to whoever writes next.
+	ctlHas   atomic.Bool  // a frame waits in the slot
+	ctlMu    sync.Mutex   // guards the slot; never held while writing
+	pong     [125]byte    // guarded by ctlMu: payload of the pong to send
+	closeMsg [2 + 32]byte // guarded by ctlMu: body of the close frame to send
+	pongN    uint8        // guarded by ctlMu
+	closeN   uint8        // guarded by ctlMu
+	hasPong  bool         // guarded by ctlMu
+	hasClose bool         // guarded by ctlMu
+
+	// The writer's deadline, kept so that a control frame the reader writes
+	// under its own deadline can put it back.
+	dlMu sync.Mutex // guards wdl and every deadline set on Conn for writing
+	wdl  time.Time  // guarded by dlMu
 }
+
+// wsControlTimeout bounds a control frame the reader writes itself (no
+// frame being written when it came): beyond it the client is not reading
+// and the connection is closed.
+const wsControlTimeout = 10 * time.Second
 
 var errWSText = errors.New("websocket: text frame; MQTT needs binary frames")
 
@@ -223,14 +251,14 @@ func (s *wsStream) control() error {
 	s.ctrlOp = 0
 	switch op {
 	case 0x9: // ping: answer with the same payload
-		return s.writeFrame(0xA, s.ctrl[:s.ctrlN])
+		return s.sendControl(0xA, s.ctrl[:s.ctrlN])
 	case 0x8: // close: echo the status code, then end the stream
 		s.closed = true
 		var body []byte
 		if s.ctrlN >= 2 {
 			body = s.ctrl[:2]
 		}
-		_ = s.writeFrame(0x8, body)
+		_ = s.sendControl(0x8, body)
 		return io.EOF
 	}
 	return nil // pong
@@ -242,7 +270,7 @@ func (s *wsStream) fail(code uint16, reason string) error {
 	var body [2 + 32]byte
 	binary.BigEndian.PutUint16(body[:], code)
 	n := 2 + copy(body[2:], reason)
-	_ = s.writeFrame(0x8, body[:n])
+	_ = s.sendControl(0x8, body[:n])
 	s.closed = true
 	if code == 1003 {
 		return errWSText
@@ -251,17 +279,112 @@ func (s *wsStream) fail(code uint16, reason string) error {
 }
 
 // Write implements net.Conn: p goes out as one binary frame, header and
-// payload in one vectored write.
+// payload in one vectored write, then any control frame the reader handed
+// over meanwhile.
 func (s *wsStream) Write(p []byte) (int, error) {
-	if err := s.writeFrame(0x2, p); err != nil {
+	s.wmu.Lock()
+	err := s.writeFrameLocked(0x2, p)
+	if err == nil && s.ctlHas.Load() {
+		err = s.flushControlLocked()
+	}
+	s.wmu.Unlock()
+	if err != nil {
 		return 0, err
+	}
+	if s.ctlHas.Load() { // handed over after the check above
+		if err := s.tryFlushControl(false); err != nil {
+			return len(p), err
+		}
 	}
 	return len(p), nil
 }
 
-func (s *wsStream) writeFrame(op byte, p []byte) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+// SetWriteDeadline implements net.Conn: the deadline of the writer's data
+// frames, which a control frame written by the reader does not disturb.
+func (s *wsStream) SetWriteDeadline(t time.Time) error {
+	s.dlMu.Lock()
+	defer s.dlMu.Unlock()
+	s.wdl = t
+	return s.Conn.SetWriteDeadline(t)
+}
+
+// SetDeadline implements net.Conn.
+func (s *wsStream) SetDeadline(t time.Time) error {
+	if err := s.SetWriteDeadline(t); err != nil {
+		return err
+	}
+	return s.Conn.SetReadDeadline(t)
+}
+
+// sendControl queues a pong (op 0xA) or close (0x8) frame with payload p,
+// replacing a pong not yet sent (RFC 6455 5.5.3 lets the last ping alone
+// be answered), and writes it at once unless a frame is being written
+// (reader only). It never waits for the writer.
+func (s *wsStream) sendControl(op byte, p []byte) error {
+	s.ctlMu.Lock()
+	if op == 0xA {
+		s.pongN, s.hasPong = uint8(copy(s.pong[:], p)), true
+	} else {
+		s.closeN, s.hasClose = uint8(copy(s.closeMsg[:], p)), true
+	}
+	s.ctlHas.Store(true)
+	s.ctlMu.Unlock()
+	return s.tryFlushControl(true)
+}
+
+// tryFlushControl writes the queued control frames if no one is writing;
+// if someone is, it will (it checks again after unlocking). reader: the
+// caller is the reader, whose write gets its own deadline.
+func (s *wsStream) tryFlushControl(reader bool) error {
+	for s.ctlHas.Load() {
+		if !s.wmu.TryLock() {
+			return nil
+		}
+		var err error
+		if reader {
+			s.dlMu.Lock()
+			_ = s.Conn.SetWriteDeadline(time.Now().Add(wsControlTimeout))
+			s.dlMu.Unlock()
+		}
+		err = s.flushControlLocked()
+		if reader {
+			s.dlMu.Lock()
+			_ = s.Conn.SetWriteDeadline(s.wdl)
+			s.dlMu.Unlock()
+		}
+		s.wmu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flushControlLocked writes the queued control frames, pong first. Caller
+// holds wmu.
+func (s *wsStream) flushControlLocked() error {
+	var pong [125]byte
+	var closeMsg [2 + 32]byte
+	s.ctlMu.Lock()
+	hasPong, hasClose := s.hasPong, s.hasClose
+	pn := copy(pong[:], s.pong[:s.pongN])
+	cn := copy(closeMsg[:], s.closeMsg[:s.closeN])
+	s.hasPong, s.hasClose = false, false
+	s.ctlHas.Store(false)
+	s.ctlMu.Unlock()
+	if hasPong {
+		if err := s.writeFrameLocked(0xA, pong[:pn]); err != nil {
+			return err
+		}
+	}
+	if hasClose {
+		return s.writeFrameLocked(0x8, closeMsg[:cn])
+	}
+	return nil
+}
+
+// writeFrameLocked writes one frame. Caller holds wmu.
+func (s *wsStream) writeFrameLocked(op byte, p []byte) error {
 	h := s.hdr[:2]
 	h[0] = 0x80 | op
 	switch n := len(p); {

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"testing"
+	"time"
 )
 
 // clientFrame builds a masked client frame.
@@ -50,6 +51,8 @@ func (c *chunkConn) Read(p []byte) (int, error) {
 }
 
 func (c *chunkConn) Write(p []byte) (int, error) { return c.out.Write(p) }
+
+func (c *chunkConn) SetWriteDeadline(time.Time) error { return nil }
 
 // A byte stream split into binary and continuation frames of any size, with
 // pings in between and read through buffers of any size, comes out intact,

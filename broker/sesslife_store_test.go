@@ -247,3 +247,26 @@ func TestSessLifeResumeDiskReadDoesNotBlockOthers(t *testing.T) {
 	q.expectPub("m6/t", "queued")
 	q.disconnect()
 }
+
+// The session is stored with the username of the connection that claimed
+// it from the first save on (review L8).
+func TestSessLifeUsernameSavedWithSession(t *testing.T) {
+	_, addr, fs := slFaultServer(t, nil)
+	c := persistent("l8", packet.V5, 300)
+	c.UsernameFlag, c.Username = true, []byte("alice")
+	p, _ := connect(t, addr, packet.V5, c)
+	p.send(&packet.Pingreq{}) // CONNECT, and its save, are done
+	p.expect(packet.PINGRESP)
+	list, err := fs.Inner().LoadSessions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var user string
+	for _, st := range list {
+		if st.ClientID == "l8" {
+			user = st.Username
+		}
+	}
+	eq(t, "stored username", user, "alice")
+	p.disconnect()
+}

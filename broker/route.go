@@ -25,6 +25,7 @@ var (
 	errTopicInvalid  = &packet.Error{Code: packet.TopicNameInvalid, Msg: "invalid topic name"}
 	errAliasInvalid  = &packet.Error{Code: packet.TopicAliasInvalid, Msg: "topic alias out of range"}
 	errAliasUnknown  = &packet.Error{Code: packet.ProtocolError, Msg: "empty topic with an unknown topic alias"}
+	errTopicEmpty    = &packet.Error{Code: packet.ProtocolError, Msg: "empty topic name and no topic alias"}
 	errRetainOff     = &packet.Error{Code: packet.RetainNotSupported, Msg: "retain is not available"}
 	errResponseTopic = &packet.Error{Code: packet.ProtocolError, Msg: "response topic is not a valid topic name"}
 	errRecvMax       = &packet.Error{Code: packet.ReceiveMaximumExceeded, Msg: "more unacknowledged QoS 2 publishes than Receive Maximum"}
@@ -52,6 +53,11 @@ func (c *conn) resolveTopic(p *packet.Publish) (string, error) {
 		c.inAliases[alias] = name
 	} else {
 		name = string(p.Topic)
+		if name == "" && c.version == packet.V5 {
+			// MQTT 5.0 3.3.2.3.4: "It is a Protocol Error if the Topic
+			// Name is zero length and there is no Topic Alias."
+			return "", errTopicEmpty
+		}
 	}
 	lim := c.srv.limits()
 	if topic.ValidName(name) != nil || topic.CheckLimits(name, lim.MaxTopicLength, lim.MaxTopicLevels) != nil {

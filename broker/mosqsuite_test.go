@@ -23,3 +23,20 @@ func TestMosqSuite_EmptyTopicNoAlias(t *testing.T) {
 	p4.sendRaw([]byte{0x30, 0x09, 0x00, 0x00, 'p', 'a', 'y', 'l', 'o', 'a', 'd'})
 	p4.expectClosed()
 }
+
+// TestMosqSuite_V31PubrelDup: an MQTT 3.1 client that sends PUBREL again
+// sets its DUP flag (3.1 defines it; 3.1.1 made the bit reserved): the
+// broker answers PUBCOMP instead of closing the connection, for a PUBREL
+// it has in flight and for one it already completed [MQTT-4.3.3-2].
+func TestMosqSuite_V31PubrelDup(t *testing.T) {
+	_, addr := startServer(t, nil)
+	p, _ := connect(t, addr, packet.V31, &packet.Connect{ClientID: []byte("old-q2"), CleanStart: true})
+	p.send(&packet.Publish{QoS: 2, PacketID: 7, Topic: []byte("q2/dup"), Payload: []byte("x")})
+	eq(t, "PUBREC id", p.expect(packet.PUBREC).(*packet.Pubrec).PacketID, uint16(7))
+	p.sendRaw([]byte{0x6a, 0x02, 0x00, 0x07})
+	eq(t, "PUBCOMP id", p.expect(packet.PUBCOMP).(*packet.Pubcomp).PacketID, uint16(7))
+	p.sendRaw([]byte{0x6a, 0x02, 0x00, 0x07})
+	eq(t, "PUBCOMP id", p.expect(packet.PUBCOMP).(*packet.Pubcomp).PacketID, uint16(7))
+	p.sendRaw([]byte{0x8a, 0x06, 0x00, 0x08, 0x00, 0x01, 'a', 0x00})
+	eq(t, "SUBACK id", p.expect(packet.SUBACK).(*packet.Suback).PacketID, uint16(8))
+}

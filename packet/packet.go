@@ -89,6 +89,11 @@ func CheckFlags(t Type, flags byte, v Version) error {
 		return errorf(MalformedPacket, "packet type %d is reserved", byte(t))
 	}
 	want := requiredFlags[t]
+	if v == V31 && want == 2 {
+		// MQTT 3.1 gives PUBREL, SUBSCRIBE and UNSUBSCRIBE a DUP flag (bit
+		// 3), set when the packet is sent again; 3.1.1 made it reserved.
+		flags &^= 0x08
+	}
 	if want >= 0 && flags != byte(want) {
 		return errorf(MalformedPacket, "%v: reserved flags 0x%x, want 0x%x", t, flags, want)
 	}

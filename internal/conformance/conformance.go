@@ -1046,6 +1046,9 @@ func Render(specs []*Spec, hits []Hit, reasons map[Version]map[string]string) []
 	p("(MQTT Version 3.1.1, 29 October 2014, and MQTT Version 5.0, 07 March 2019; the\n")
 	p("identifiers are collected in each standard's \"Mandatory normative statements\"\n")
 	p("appendix). The section numbers below are those of the standards.\n\n")
+	p("How Roost fares against Mosquitto's own broker test suite, and the MQTT text\n")
+	p("behind each answer of Roost's that the suite does not expect, is in\n")
+	p("[mosquitto-suite.md](mosquitto-suite.md).\n\n")
 
 	p("## How to read it\n\n")
 	p("- **binds**: `S` the statement binds the server (the broker), `B` both\n")

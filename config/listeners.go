@@ -143,7 +143,7 @@ func (d *decoder) listener(path string, item *yaml.Node) (listener.Config, *yaml
 func (d *decoder) tlsSection(path string, n *yaml.Node) *listener.TLSConfig {
 	t := &listener.TLSConfig{}
 	nerr := len(d.errs)
-	var caNode *yaml.Node
+	var caNode, crlNode *yaml.Node
 	d.mapping(path, n, map[string]handler{
 		"cert_file": d.stringField(&t.CertFile),
 		"key_file":  d.stringField(&t.KeyFile),
@@ -175,6 +175,10 @@ func (d *decoder) tlsSection(path string, n *yaml.Node) *listener.TLSConfig {
 				t.CertIdentity = v
 			}
 		},
+		"crl_file": func(path string, n *yaml.Node) {
+			crlNode = resolve(n)
+			d.stringField(&t.CRLFile)(path, n)
+		},
 	})
 	if len(d.errs) > nerr {
 		return t
@@ -192,6 +196,9 @@ func (d *decoder) tlsSection(path string, n *yaml.Node) *listener.TLSConfig {
 		if t.CAFile != "" {
 			d.fail(caNode, path+".ca_file", "set, but client_certs is none")
 		}
+	}
+	if t.CRLFile != "" && t.CAFile == "" {
+		d.fail(crlNode, path+".crl_file", "set, but there is no ca_file: revocation lists apply to client certificates")
 	}
 	return t
 }

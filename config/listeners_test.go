@@ -82,6 +82,8 @@ func TestParseListenerErrors(t *testing.T) {
 			"roost.yaml:3: listeners[0].tls.client_certs: client_certs required needs a ca_file to check certificates against"},
 		{"ca with none", "listeners:\n  - type: tls\n    tls:\n      cert_file: a\n      key_file: b\n      client_certs: none\n      ca_file: c\n",
 			"roost.yaml:7: listeners[0].tls.ca_file: set, but client_certs is none"},
+		{"crl without ca", "listeners:\n  - type: tls\n    tls:\n      cert_file: a\n      key_file: b\n      crl_file: c.crl\n",
+			"roost.yaml:6: listeners[0].tls.crl_file: set, but there is no ca_file: revocation lists apply to client certificates"},
 		{"bad client_certs", "listeners:\n  - type: tls\n    tls: {cert_file: a, key_file: b, client_certs: maybe}\n",
 			`roost.yaml:3: listeners[0].tls.client_certs: "maybe" is not one of none, optional, required`},
 		{"bad min_version", "listeners:\n  - type: tls\n    tls: {cert_file: a, key_file: b, min_version: 1.1}\n",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,6 +44,13 @@ type TLSConfig struct {
 	// CertIdentity says what of a verified client certificate becomes the
 	// username: cn (when ""), subject or none.
 	CertIdentity string
+	// CRLFile holds certificate revocation lists (PEM "X509 CRL" blocks or
+	// one DER list) issued by the CAs of CAFile: a client certificate they
+	// revoke is refused at the handshake. Like the other files it is read
+	// again when it changes, for the next handshakes. A list whose
+	// signature does not verify against CAFile is an error; one past its
+	// next update is used all the same, with a warning in the log.
+	CRLFile string
 }
 
 func (t *TLSConfig) clientCerts() string {
@@ -70,6 +78,9 @@ func (t *TLSConfig) validate() error {
 		}
 	default:
 		return fmt.Errorf("tls: client_certs %q (want none, optional or required)", t.ClientCerts)
+	}
+	if t.CRLFile != "" && t.clientCerts() == ClientCertsNone {
+		return errors.New("tls: crl_file is set but client certificates are not asked for (client_certs none)")
 	}
 	switch t.MinVersion {
 	case 0, tls.VersionTLS12, tls.VersionTLS13:
@@ -129,6 +140,9 @@ func (s *tlsServer) files() []string {
 	if s.cfg.CAFile != "" {
 		f = append(f, s.cfg.CAFile)
 	}
+	if s.cfg.CRLFile != "" {
+		f = append(f, s.cfg.CRLFile)
+	}
 	return f
 }
 
@@ -165,8 +179,94 @@ func (s *tlsServer) load() (*tls.Config, []fileStamp, error) {
 			return nil, nil, fmt.Errorf("tls: ca_file %s holds no PEM certificate; refusing to start rather than accept any client", s.cfg.CAFile)
 		}
 		conf.ClientCAs = pool
+		if s.cfg.CRLFile != "" {
+			revoked, err := s.loadCRL(pem)
+			if err != nil {
+				return nil, nil, err
+			}
+			conf.VerifyPeerCertificate = func(_ [][]byte, chains [][]*x509.Certificate) error {
+				for _, chain := range chains {
+					for i := 0; i+1 < len(chain); i++ {
+						if revoked.has(chain[i+1], chain[i]) {
+							return fmt.Errorf("tls: client certificate %q (serial %s) is revoked", chain[i].Subject.CommonName, chain[i].SerialNumber)
+						}
+					}
+				}
+				return nil
+			}
+		}
 	}
 	return conf, stamps, nil
+}
+
+// revocations are the serial numbers revoked by each issuer, by the
+// issuer's raw subject.
+type revocations map[string]map[string]bool
+
+func (r revocations) has(issuer, cert *x509.Certificate) bool {
+	return r[string(issuer.RawSubject)][cert.SerialNumber.String()]
+}
+
+// loadCRL reads CRLFile and checks each list's signature against the CA
+// certificates in caPEM.
+func (s *tlsServer) loadCRL(caPEM []byte) (revocations, error) {
+	data, err := os.ReadFile(s.cfg.CRLFile)
+	if err != nil {
+		return nil, fmt.Errorf("tls: crl_file: %w", err)
+	}
+	var cas []*x509.Certificate
+	for rest := caPEM; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		if c, err := x509.ParseCertificate(b.Bytes); err == nil {
+			cas = append(cas, c)
+		}
+	}
+	var ders [][]byte
+	for rest := data; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		if b.Type == "X509 CRL" {
+			ders = append(ders, b.Bytes)
+		}
+	}
+	if len(ders) == 0 {
+		ders = [][]byte{data} // DER
+	}
+	out := revocations{}
+	for _, der := range ders {
+		crl, err := x509.ParseRevocationList(der)
+		if err != nil {
+			return nil, fmt.Errorf("tls: crl_file %s: %w", s.cfg.CRLFile, err)
+		}
+		var issuer *x509.Certificate
+		for _, ca := range cas {
+			if crl.CheckSignatureFrom(ca) == nil {
+				issuer = ca
+				break
+			}
+		}
+		if issuer == nil {
+			return nil, fmt.Errorf("tls: crl_file %s: a list issued by %q is not signed by a CA of ca_file", s.cfg.CRLFile, crl.Issuer.String())
+		}
+		if !crl.NextUpdate.IsZero() && time.Now().After(crl.NextUpdate) {
+			s.log.Warn("TLS revocation list is past its next update; renew it", "crl_file", s.cfg.CRLFile,
+				"issuer", crl.Issuer.String(), "next_update", crl.NextUpdate)
+		}
+		set := out[string(issuer.RawSubject)]
+		if set == nil {
+			set = map[string]bool{}
+			out[string(issuer.RawSubject)] = set
+		}
+		for _, e := range crl.RevokedCertificateEntries {
+			set[e.SerialNumber.String()] = true
+		}
+	}
+	return out, nil
 }
 
 func (s *tlsServer) stat() ([]fileStamp, error) {

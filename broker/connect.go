@@ -241,6 +241,9 @@ func (c *conn) sessionExpiry(p *packet.Connect, ack *packet.Connack) time.Durati
 		if p.CleanStart {
 			return 0 // [MQTT-3.1.2-6]
 		}
+		if max == 0 {
+			return -1 // no cap: the session is kept until the client ends it [MQTT-3.1.2-4]
+		}
 		return max // [MQTT-3.1.2-4]
 	}
 	if !p.Properties.Has(packet.PropSessionExpiry) {

@@ -71,8 +71,8 @@ type Limits struct {
 	MaxPacketSize     int           // largest packet accepted, bytes
 	ReceiveMaximum    uint16        // inbound QoS 1/2 window Roost advertises
 	MaxInflight       uint16        // outbound window for 3.1.1 clients (5.0 uses the client's Receive Maximum, capped by this)
-	MaxQueuedMessages int           // per session, QoS 1/2 waiting beyond the window
-	MaxQueuedBytes    int           // per session
+	MaxQueuedMessages int           // per session, QoS 1/2 waiting beyond the window; 0: unlimited
+	MaxQueuedBytes    int           // per session, payload bytes of those messages; 0: unlimited
 	QueuePolicy       QueuePolicy   // what happens when a session queue is full
 	MaxPendingBytes   int           // per connection outbound bytes not yet written; QoS 0 beyond it is dropped
 	SlowConsumerAfter time.Duration // a writer blocked this long disconnects the client
@@ -135,6 +135,9 @@ func (p QueuePolicy) String() string {
 type Sessions struct {
 	// MaxExpiry caps the Session Expiry Interval a client asks for; 3.1.1
 	// persistent sessions (clean session 0) live this long after disconnect.
+	// 0: no cap, for both versions: a 5.0 session lives as long as its
+	// client asks (0xFFFFFFFF: until the client ends it), a 3.1.1
+	// persistent session until a client ends it with clean session 1.
 	MaxExpiry time.Duration
 	// TakeoverSameUser lets a connection take over a client id's session
 	// only when it has the session's username; others get CONNACK 0x87

@@ -536,6 +536,7 @@ func TestMetricsAfterWorkload(t *testing.T) {
 		`roost_inflight_messages 0`,
 		`roost_queued_messages 0`,
 		`roost_auth_failures_total{listener="` + ln + `"} 1`,
+		`roost_panics_total 0`,
 		`roost_build_info{version="` + broker.Version + `"} 1`,
 		`go_goroutines`,
 	} {

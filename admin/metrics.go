@@ -43,6 +43,7 @@ var metricDescs = []struct {
 	{"roost_queued_bytes", "Payload bytes of the queued messages.", nil, false},
 	{"roost_pending_bytes", "Encoded bytes waiting to be written to connected clients.", nil, false},
 	{"roost_auth_failures_total", "CONNECTs refused by authentication, by listener.", []string{"listener"}, true},
+	{"roost_panics_total", "Panics recovered: each closed one connection or ended one background task.", nil, true},
 }
 
 // brokerCollector reads the broker's counters at scrape time.
@@ -102,6 +103,7 @@ func (c *brokerCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge("roost_queued_messages", float64(m.Queued))
 	gauge("roost_queued_bytes", float64(m.QueuedBytes))
 	gauge("roost_pending_bytes", float64(m.PendingBytes))
+	counter("roost_panics_total", float64(m.Panics))
 }
 
 // metricsHandler serves the broker collector, extra collectors, and the Go

@@ -140,9 +140,11 @@ func (c *conn) reader(resumed bool) {
 	}()
 	defer func() {
 		if r := recover(); r != nil {
+			c.srv.stats.panics.Add(1)
 			c.srv.log.Error("connection handler panicked; closing only this connection",
 				"client", c.clientID, "remote", c.nc.RemoteAddr().String(), "panic", r, "stack", string(debug.Stack()))
-			c.fail(errors.New("internal error"))
+			c.fail(errPanicked)
+			c.finishContained() // the session, the will and the writer end as after any error
 		}
 	}()
 	var err error
@@ -251,6 +253,14 @@ func (c *conn) readLoop(resumed bool) error {
 			return nil
 		}
 	}
+}
+
+// finishContained runs finish after the reader panicked, under a recover
+// of its own: a second panic there leaves the session as it is, but not
+// the process.
+func (c *conn) finishContained() {
+	defer c.srv.contain("closing a connection after a panic")
+	c.finish(errPanicked)
 }
 
 // flushWakes wakes every writer that routing appended to in this batch

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,11 +78,14 @@ type outbound struct {
 // and must unless a wake was already sent for what it appended.
 func (o *outbound) appendFn(limit, need int, batch bool, fn func([]byte) []byte) (ok, wake bool) {
 	o.mu.Lock()
+	// Deferred: fn encodes, and a panic in it (recovered by the caller's
+	// goroutine) must not leave the lock held. On a panic buf keeps what
+	// it had; fn's partial append is beyond its length.
+	defer o.mu.Unlock()
 	if o.closed || (limit > 0 && o.queued+len(o.buf)+o.writing > limit) {
 		if !o.closed && o.over == 0 {
 			o.over = time.Now().UnixNano()
 		}
-		o.mu.Unlock()
 		return false, false
 	}
 	if len(o.buf) > 0 && len(o.buf)+need > chunkSize {
@@ -99,7 +103,6 @@ func (o *outbound) appendFn(limit, need int, batch bool, fn func([]byte) []byte)
 		o.signalled = true
 	}
 	o.woken = true
-	o.mu.Unlock()
 	return true, wake
 }
 
@@ -247,6 +250,7 @@ func (o *outbound) closeQueue() {
 // writer started for queued bytes needs no signal.
 func (c *conn) writeLoop() {
 	defer c.wg.Done()
+	defer c.containWriter()
 	timeout := c.srv.limits().WriteTimeout
 	var bufs, vec [][]byte // reused: what take returned, and writev's copy
 	var spare []byte       // the last small buffer written, appended to next
@@ -266,6 +270,7 @@ func (c *conn) writeLoop() {
 				}
 			}
 			if n > 0 {
+				c.srv.fault("writer")
 				_ = c.nc.SetWriteDeadline(time.Now().Add(timeout))
 				var err error
 				if len(bufs) == 1 {
@@ -297,6 +302,18 @@ func (c *conn) writeLoop() {
 			return
 		}
 		<-c.out.notify
+	}
+}
+
+// containWriter recovers a panic in the writer: it is logged and counted,
+// and the connection is closed (its reader then ends it as after a write
+// error).
+func (c *conn) containWriter() {
+	if r := recover(); r != nil {
+		c.srv.stats.panics.Add(1)
+		c.srv.log.Error("connection writer panicked; closing only this connection",
+			"client", c.clientID, "remote", c.nc.RemoteAddr().String(), "panic", r, "stack", string(debug.Stack()))
+		c.fail(errPanicked)
 	}
 }
 

@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"errors"
+	"fmt"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -60,9 +62,21 @@ func (g gatedClock) AfterFunc(d time.Duration, f func()) Timer {
 		}
 		defer s.work.leave()
 		defer s.contain("timer")
+		s.fault("timer")
 		f()
 	})
 }
+
+// fault lets a test inject a panic at point; without one it costs a load
+// and a branch.
+func (s *Server) fault(point string) {
+	if s.panicAt != nil {
+		s.panicAt(point)
+	}
+}
+
+// errPanicked closes a connection whose goroutine panicked.
+var errPanicked = errors.New("internal error")
 
 // contain, deferred at the top of a goroutine of the broker that owns no
 // connection (the $SYS loop, the hibernation sweeper and poller, timer
@@ -74,4 +88,24 @@ func (s *Server) contain(what string) {
 		s.stats.panics.Add(1)
 		s.log.Error(what+" panicked; recovered", "panic", r, "stack", string(debug.Stack()))
 	}
+}
+
+// closeStore closes the store at the end of Shutdown; a panic in it is
+// returned as an error.
+func (s *Server) closeStore() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.stats.panics.Add(1)
+			err = fmt.Errorf("closing the store: panic: %v", r)
+		}
+	}()
+	return s.store.Close()
+}
+
+// takeShared is takeSharedLocked under ss.mu, released on a panic too
+// (it may read the session's queue from disk).
+func (ss *session) takeShared() []handoff {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.takeSharedLocked()
 }

@@ -33,6 +33,14 @@ func (s *Server) Publish(name string, payload []byte, qos byte, retain bool) err
 	return nil
 }
 
+// callSubscriber calls an in-process subscriber's fn and reports whether
+// it returned without panicking.
+func (s *Server) callSubscriber(fn func(Message), m Message) (ok bool) {
+	defer s.contain("in-process subscriber")
+	fn(m)
+	return true
+}
+
 // Subscribe calls fn for every message matching filter until the returned
 // function is called. Like a client subscription with retain handling 0, it
 // first gets the retained messages matching filter (Retain set), unless
@@ -60,23 +68,34 @@ func (s *Server) Subscribe(filter string, fn func(Message)) (unsubscribe func(),
 	}
 	// Holding ss.mu until the retained messages are queued keeps live
 	// messages (which ss.local queues under ss.mu) behind them.
-	ss.mu.Lock()
-	s.subs.Subscribe(ss, filter, topic.Options{QoS: 2})
-	if !shared {
-		for _, m := range s.matchRetained(filter) { // [MQTT-3.3.1-9]
-			select {
-			case ch <- Message{Topic: m.topic, Payload: m.payload, QoS: m.qos, Retain: true}:
-			default:
-				ss.dropLocked(m, DropPendingFull)
+	func() {
+		ss.mu.Lock()
+		defer ss.mu.Unlock()
+		s.subs.Subscribe(ss, filter, topic.Options{QoS: 2})
+		if !shared {
+			for _, m := range s.matchRetained(filter) { // [MQTT-3.3.1-9]
+				select {
+				case ch <- Message{Topic: m.topic, Payload: m.payload, QoS: m.qos, Retain: true}:
+				default:
+					ss.dropLocked(m, DropPendingFull)
+				}
 			}
 		}
-	}
-	ss.mu.Unlock()
+	}()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for m := range ch {
-			fn(m)
+			if !s.callSubscriber(fn, m) {
+				// fn panicked: this subscription gets nothing more; what
+				// is queued is discarded until unsubscribe.
+				ss.mu.Lock()
+				ss.ended = true
+				ss.mu.Unlock()
+				for range ch {
+				}
+				return
+			}
 		}
 	}()
 	var once sync.Once

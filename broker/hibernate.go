@@ -124,9 +124,16 @@ func (h *hibernator) sweepLoop() {
 			h.mu.Unlock()
 			return
 		case <-t.C:
-			h.sweep()
+			h.sweepContained()
 		}
 	}
+}
+
+// sweepContained is one sweep; a panic in it ends that sweep, not the
+// sweeper.
+func (h *hibernator) sweepContained() {
+	defer h.srv.contain("hibernation sweeper")
+	h.sweep()
 }
 
 // sweep advances the clock, asks idle readers to hibernate, retires idle
@@ -147,6 +154,7 @@ func (h *hibernator) sweep() {
 	}
 	s.mu.Unlock()
 	for _, c := range list {
+		s.fault("sweep")
 		switch c.hib.Load() {
 		case hibParked:
 			if d := c.kaDeadline.Load(); d != 0 && now >= d {
@@ -178,15 +186,7 @@ func (h *hibernator) sweep() {
 
 func (h *hibernator) pollLoop() {
 	defer h.srv.bgWG.Done()
-	h.poll.wait(func(fd int32) {
-		h.mu.Lock()
-		c := h.parked[fd]
-		ok := c != nil && h.unparkLocked(c) // else a stale event for a socket already woken
-		h.mu.Unlock()
-		if ok {
-			go c.reader(true)
-		}
-	})
+	h.waitContained()
 	// Shutdown, or the poller failed: no connection may stay parked
 	// without it (at shutdown there are none left; kicks woke them).
 	h.mu.Lock()
@@ -206,6 +206,29 @@ func (h *hibernator) pollLoop() {
 	for _, c := range parked {
 		go c.reader(true)
 	}
+}
+
+// waitContained runs the poller until it stops; a panic stops it too, and
+// pollLoop then wakes every parked connection as when the poller fails.
+func (h *hibernator) waitContained() {
+	defer h.srv.contain("hibernation poller")
+	h.poll.wait(func(fd int32) {
+		if c := h.unparkFD(fd); c != nil {
+			go c.reader(true)
+		}
+	})
+}
+
+// unparkFD takes the connection parked on fd out of the poller and
+// returns it; nil for a stale event for a socket already woken.
+func (h *hibernator) unparkFD(fd int32) *conn {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.srv.fault("poll")
+	if c := h.parked[fd]; c != nil && h.unparkLocked(c) {
+		return c
+	}
+	return nil
 }
 
 // unparkLocked takes c out of the poller if it is parked and reports

@@ -62,6 +62,9 @@ type Options struct {
 	// Bans refuse clients from the start; Server.Ban and Server.Unban
 	// change them at run time.
 	Bans []Ban
+
+	// testPanicAt, set by tests only, becomes Server.panicAt (contain.go).
+	testPanicAt func(point string)
 }
 
 // Limits bounds what each client may use. Zero means "no limit" only where

@@ -32,6 +32,7 @@ func (c *conn) writePublish(m *message, qos byte, id uint16, retain bool, subIDs
 		need += 64
 	}
 	ok, wake = c.out.appendFn(limit, need, batch, func(b []byte) []byte {
+		c.srv.fault("encode")
 		p.Topic = unsafeBytes(m.topic)
 		alias, fresh := c.outAliasLocked(m.topic)
 		if alias != 0 {

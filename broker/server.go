@@ -66,6 +66,9 @@ type Server struct {
 	bgWG   sync.WaitGroup
 	hib    *hibernator // nil: connections do not hibernate
 	work   gate        // timer callbacks and embedder calls that may use the store (contain.go)
+	// panicAt is set by tests only: called at each point where the broker
+	// contains a panic, it may panic there (contain_test.go). nil otherwise.
+	panicAt func(point string)
 
 	retainOrder retainOrder // orders retained writes to memory and store per topic (retain.go)
 }
@@ -89,6 +92,7 @@ func New(opts Options) (*Server, error) {
 		s.clock = realClock{}
 	}
 	s.clock = gatedClock{Clock: s.clock, s: s}
+	s.panicAt = opts.testPanicAt
 	if s.store == nil {
 		s.store = store.NewMemory()
 	}
@@ -323,7 +327,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			ss.mu.Unlock()
 		}
 		s.mu.Unlock()
-		waited <- s.store.Close()
+		waited <- s.closeStore()
 	}()
 	select {
 	case err := <-waited:
@@ -347,68 +351,14 @@ var errTakeoverUser = &packet.Error{Code: packet.NotAuthorized, Msg: "client id 
 // ends when another connection takes it over, whatever that one asks for.
 // [MQTT-3.1.2-4] [MQTT-3.1.2-5] [MQTT-3.1.2-6] [MQTT-3.1.4-3] [MQTT-3.2.2-2] [MQTT-3.2.2-3]
 func (s *Server) claim(c *conn, clean bool, expiry time.Duration, window int, ack *packet.Connack) (*session, bool, error) {
-	s.mu.Lock()
-	ss := s.sessions[c.clientID]
-	var old *conn
-	var end *ending
-	present := false
-	if ss != nil {
-		ss.mu.Lock()
-		if s.takeoverSameUser() && ss.ownerLocked() != c.username {
-			ss.mu.Unlock()
-			s.mu.Unlock()
-			return nil, false, errTakeoverUser
-		}
-		old = ss.conn
-		if clean || ss.expiry == 0 {
-			// A delayed will is published: the session ends before its
-			// delay is up. [MQTT-3.1.2-8]
-			end = s.endLocked(ss)
-			ss.mu.Unlock()
-			ss = nil
-		} else {
-			ss.conn = nil
-			ss.stopTimersLocked()
-			ss.pendWill = nil // reconnect within the will delay cancels it [MQTT-3.1.3-9]
-			present = true
-			ss.mu.Unlock()
-		}
+	ss, old, end, wait, present, err := s.claimSession(c, clean)
+	if err != nil {
+		return nil, false, err
 	}
-	// Store writes for this client id wait until an ended session's are done.
-	wait := s.ending[c.clientID]
-	if ss == nil {
-		ss = newSession(s, c.clientID)
-		s.sessions[c.clientID] = ss
-	}
-	ss.mu.Lock()
-	// From here on only ss.mu is held: what follows (reading a resumed
-	// session's messages from disk) keeps no other client waiting. Routing
-	// to ss waits, so the resent messages go out before any new one.
-	s.mu.Unlock()
-	// MQTT 3.1 has no Session Present flag: the byte is reserved (0).
-	ack.SessionPresent = present && c.version != packet.V31
-	c.queueConnack(ack) // before ss.conn is set [MQTT-3.2.0-1]; woken below
-	c.accepted.Store(true)
-	ss.conn = c
-	ss.version = c.version
-	ss.expiry = expiry
-	ss.window = window
-	ss.owner = c.username // persisted by the save below
-	ss.epoch++
-	if present {
-		if expiry == 0 {
-			ss.loadAllLocked() // the session ends with this connection: nothing stays on disk
-		} else {
-			ss.loadLocked()
-		}
-		if s.opts.Authorizer != nil {
-			// What the session holds was authorized for whoever had it
-			// before: every message of it is authorized again for c.
-			ss.recheck = int32(min(ss.queuedLocked(), 1<<31-1))
-		}
-		ss.resumeLocked(c) // before anything new is routed to c [MQTT-4.6.0-1]
-	}
-	ss.mu.Unlock()
+	// Only ss.mu is held now: what follows (reading a resumed session's
+	// messages from disk) keeps no other client waiting. Routing to ss
+	// waits, so the resent messages go out before any new one.
+	s.attach(c, ss, present, expiry, window, ack)
 	if old != nil {
 		old.kick(packet.SessionTakenOver) // [MQTT-3.1.4-3]
 	}
@@ -472,25 +422,108 @@ func (s *Server) endLocked(ss *session) *ending {
 // session's queue from disk), the store forgets the session, and a waiting
 // will is published. [MQTT-3.1.2-8]
 func (s *Server) finishEnd(e *ending) {
-	ss := e.ss
+	s.forgetEnded(e)
+	if e.will != nil {
+		s.publishWill(e.will)
+	}
+}
+
+// claimSession finds or makes c's session under s.mu and returns it with
+// ss.mu held; s.mu is released on return (on a panic too, as ss.mu is
+// when it is not returned). old is the connection taken over, end a
+// session ended by the claim, wait what store writes for this client id
+// wait for.
+func (s *Server) claimSession(c *conn, clean bool) (ss *session, old *conn, end *ending, wait chan struct{}, present bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ss = s.sessions[c.clientID]; ss != nil {
+		if old, end, present, err = s.takeOverLocked(ss, c, clean); err != nil {
+			return nil, nil, nil, nil, false, err
+		}
+		if end != nil {
+			ss = nil
+		}
+	}
+	// Store writes for this client id wait until an ended session's are done.
+	wait = s.ending[c.clientID]
+	if ss == nil {
+		ss = newSession(s, c.clientID)
+		s.sessions[c.clientID] = ss
+	}
 	ss.mu.Lock()
-	shared := ss.takeSharedLocked()
-	ss.mu.Unlock()
-	s.handOff(shared)
+	return ss, old, end, wait, present, nil
+}
+
+// takeOverLocked detaches ss, an existing session of c's client id, from
+// its connection (returned as old): it ends it (end) or keeps it for c
+// (present). The caller holds s.mu; ss.mu is taken and released here.
+func (s *Server) takeOverLocked(ss *session, c *conn, clean bool) (old *conn, end *ending, present bool, err error) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if s.takeoverSameUser() && ss.ownerLocked() != c.username {
+		return nil, nil, false, errTakeoverUser
+	}
+	old = ss.conn
+	if clean || ss.expiry == 0 {
+		// A delayed will is published: the session ends before its
+		// delay is up. [MQTT-3.1.2-8]
+		return old, s.endLocked(ss), false, nil
+	}
+	ss.conn = nil
+	ss.stopTimersLocked()
+	ss.pendWill = nil // reconnect within the will delay cancels it [MQTT-3.1.3-9]
+	return old, nil, true, nil
+}
+
+// attach gives ss, locked by the caller, to c: CONNACK is queued, and a
+// resumed session's messages are read and resent. It releases ss.mu, on
+// a panic too (decoding stored records and encoding resends run here).
+func (s *Server) attach(c *conn, ss *session, present bool, expiry time.Duration, window int, ack *packet.Connack) {
+	defer ss.mu.Unlock()
+	// MQTT 3.1 has no Session Present flag: the byte is reserved (0).
+	ack.SessionPresent = present && c.version != packet.V31
+	c.queueConnack(ack) // before ss.conn is set [MQTT-3.2.0-1]; woken by the caller
+	c.accepted.Store(true)
+	ss.conn = c
+	ss.version = c.version
+	ss.expiry = expiry
+	ss.window = window
+	ss.owner = c.username // persisted by the caller's save
+	ss.epoch++
+	s.fault("claim")
+	if present {
+		if expiry == 0 {
+			ss.loadAllLocked() // the session ends with this connection: nothing stays on disk
+		} else {
+			ss.loadLocked()
+		}
+		if s.opts.Authorizer != nil {
+			// What the session holds was authorized for whoever had it
+			// before: every message of it is authorized again for c.
+			ss.recheck = int32(min(ss.queuedLocked(), 1<<31-1))
+		}
+		ss.resumeLocked(c) // before anything new is routed to c [MQTT-4.6.0-1]
+	}
+}
+
+// forgetEnded is finishEnd but for the will. It marks the end done (a
+// new session of the client id waits for that) on return, on a panic too.
+func (s *Server) forgetEnded(e *ending) {
+	ss := e.ss
+	defer func() {
+		s.mu.Lock()
+		if s.ending[ss.id] == e.done {
+			delete(s.ending, ss.id)
+		}
+		s.mu.Unlock()
+		close(e.done)
+	}()
+	s.handOff(ss.takeShared())
 	if e.prev != nil {
 		<-e.prev
 	}
 	if err := s.store.DeleteSession(ss.id); err != nil {
 		s.log.Error("store: deleting a session", "client", ss.id, "err", err)
-	}
-	s.mu.Lock()
-	if s.ending[ss.id] == e.done {
-		delete(s.ending, ss.id)
-	}
-	s.mu.Unlock()
-	close(e.done)
-	if e.will != nil {
-		s.publishWill(e.will)
 	}
 }
 
@@ -510,36 +543,11 @@ func (s *Server) detach(c *conn, err error) {
 		s.detachTakenOver(c, ss)
 		return
 	}
-	s.mu.Lock()
-	ss.mu.Lock()
-	if ss.conn != c {
-		ss.mu.Unlock()
-		s.mu.Unlock()
+	mine, w, end := s.detachLocked(c, ss)
+	if !mine {
 		s.detachTakenOver(c, ss)
 		return
 	}
-	ss.conn = nil
-	ss.lastSeen = s.clock.Now()
-	expiry := ss.expiry
-	w := c.will
-	if w != nil && w.delay > 0 && expiry != 0 {
-		ss.pendWill = w
-		// [MQTT-3.1.2-8] pw, not w: the closure must not see w set to nil below.
-		pw := w
-		ss.willTimer = s.clock.AfterFunc(min(w.delay, positive(expiry)), func() { s.fireWill(ss, pw) })
-		w = nil
-	}
-	var end *ending
-	if expiry == 0 {
-		end = s.endLocked(ss)
-	} else {
-		if expiry > 0 {
-			ss.scheduleExpiryLocked(expiry)
-		}
-		ss.releaseLocked() // a durable session's messages wait on disk
-	}
-	ss.mu.Unlock()
-	s.mu.Unlock()
 	if end != nil {
 		s.finishEnd(end)
 	} else {
@@ -548,6 +556,40 @@ func (s *Server) detach(c *conn, err error) {
 	if w != nil {
 		s.publishWill(w) // [MQTT-3.1.2-8]
 	}
+}
+
+// detachLocked takes c's session offline under s.mu and ss.mu (released on
+// return, on a panic too): it schedules a delayed will and the expiry, or
+// ends the session (end). mine is false when c no longer owns ss. w is a
+// will to publish now.
+func (s *Server) detachLocked(c *conn, ss *session) (mine bool, w *willMsg, end *ending) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.conn != c {
+		return false, nil, nil
+	}
+	ss.conn = nil
+	ss.lastSeen = s.clock.Now()
+	expiry := ss.expiry
+	w = c.will
+	if w != nil && w.delay > 0 && expiry != 0 {
+		ss.pendWill = w
+		// [MQTT-3.1.2-8] pw, not w: the closure must not see w set to nil below.
+		pw := w
+		ss.willTimer = s.clock.AfterFunc(min(w.delay, positive(expiry)), func() { s.fireWill(ss, pw) })
+		w = nil
+	}
+	if expiry == 0 {
+		end = s.endLocked(ss)
+	} else {
+		if expiry > 0 {
+			ss.scheduleExpiryLocked(expiry)
+		}
+		ss.releaseLocked() // a durable session's messages wait on disk
+	}
+	return true, w, end
 }
 
 // detachTakenOver ends a connection whose session another connection took
@@ -589,17 +631,22 @@ func (ss *session) stopTimersLocked() {
 // expire ends an offline session whose expiry interval passed; a will still
 // waiting on its delay is published now. [MQTT-3.1.2-8]
 func (s *Server) expire(ss *session) {
-	s.mu.Lock()
-	ss.mu.Lock()
-	if ss.conn != nil || ss.ended || s.sessions[ss.id] != ss {
-		ss.mu.Unlock()
-		s.mu.Unlock()
-		return
+	if end := s.expireLocked(ss); end != nil {
+		s.finishEnd(end)
 	}
-	end := s.endLocked(ss)
-	ss.mu.Unlock()
-	s.mu.Unlock()
-	s.finishEnd(end)
+}
+
+// expireLocked ends ss under s.mu and ss.mu (released on return, on a
+// panic too) unless a client resumed it; nil when it did.
+func (s *Server) expireLocked(ss *session) *ending {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.conn != nil || ss.ended || s.sessions[ss.id] != ss {
+		return nil
+	}
+	return s.endLocked(ss)
 }
 
 // fireWill publishes a delayed will whose delay has passed.

@@ -60,15 +60,23 @@ func (s *Server) sysLoop() {
 	defer s.bgWG.Done()
 	t := time.NewTicker(s.opts.SysInterval)
 	defer t.Stop()
-	s.publishSys()
+	s.publishSysContained()
 	for {
 		select {
 		case <-t.C:
-			s.publishSys()
+			s.publishSysContained()
 		case <-s.done:
 			return
 		}
 	}
+}
+
+// publishSysContained is one round of publishSys; a panic in it ends the
+// round, not the loop.
+func (s *Server) publishSysContained() {
+	defer s.contain("$SYS publisher")
+	s.fault("sys")
+	s.publishSys()
 }
 
 // publishSys publishes the $SYS/broker/... topics as retained messages.

@@ -73,6 +73,6 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
 	root.AddCommand(newServeCmd(), newVersionCmd(), newBenchCmd(),
-		newPubCmd(), newSubCmd(), newReqCmd(), newPasswdCmd(os.Stdin))
+		newPubCmd(), newSubCmd(), newReqCmd(), newPasswdCmd(os.Stdin), newPingCmd())
 	return root
 }

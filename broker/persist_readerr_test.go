@@ -64,3 +64,36 @@ func TestQueueReadErrorIsRetriedInOrder(t *testing.T) {
 		}
 	})
 }
+
+// Drop-oldest on an offline durable session whose queue cannot be read at
+// that moment drops the arriving message instead and keeps the queue's
+// counts: the bound still holds, and the next drop takes the oldest. (The
+// counts were zeroed, so the queue then grew past its bound.)
+func TestDropOldestReadErrorKeepsBound(t *testing.T) {
+	inner := store.NewMemoryDurable()
+	fs := faultstore.New(inner, 1)
+	s, addr, _ := startOn(t, fs, func(o *Options) {
+		o.Limits.MaxQueuedMessages = 3
+		o.Limits.QueuePolicy = DropOldest
+	})
+	v := packet.V311
+	sub, _ := connect(t, addr, v, persistent("sub", v, 3600))
+	sub.subscribe(sub1("q", 1))
+	sub.disconnect()
+	waitDetached(t, s, "sub")
+
+	pub := clean(t, addr, v, "pub")
+	for _, p := range []string{"m1", "m2", "m3"} {
+		pub.publish("q", p, 1, false)
+	}
+	fs.Add(faultstore.Rule{Method: faultstore.LoadMessages, Key: "sub", Times: 1, Err: faultstore.ErrInjected})
+	pub.publish("q", "m4", 1, false) // the oldest cannot be read: m4 is dropped
+	pub.publish("q", "m5", 1, false) // m1 is dropped
+
+	sub, _ = connect(t, addr, v, persistent("sub", v, 3600))
+	for _, p := range []string{"m2", "m3", "m5"} {
+		sub.expectPub("q", p)
+	}
+	sub.expectNothing(quiet)
+	eq(t, "failed reads", fs.Hits(faultstore.LoadMessages), 1)
+}

@@ -631,6 +631,15 @@ func (ss *session) stopTimersLocked() {
 // expire ends an offline session whose expiry interval passed; a will still
 // waiting on its delay is published now. [MQTT-3.1.2-8]
 func (s *Server) expire(ss *session) {
+	// A look under ss.mu alone first: a session a client has just resumed
+	// (its claim may still be reading from disk under ss.mu) is left
+	// without waiting for that while holding s.mu.
+	ss.mu.Lock()
+	resumed := ss.conn != nil || ss.ended
+	ss.mu.Unlock()
+	if resumed {
+		return
+	}
 	if end := s.expireLocked(ss); end != nil {
 		s.finishEnd(end)
 	}

@@ -312,11 +312,12 @@ func (w mcWant) String() string {
 	return fmt.Sprintf("refused 0x%02x", byte(w.code))
 }
 
-// mcOracle says what the specification asks of the broker for one case
-// (with the broker's default options), and whether the packet is
-// incomplete (the client then ends its stream).
-func mcOracle(c *mcCase) (want mcWant, incomplete bool) {
-	first, body, n, err := packet.Split(c.pkt, DefaultOptions().Limits.MaxPacketSize)
+// mcOracle says what the specification asks of a broker with limits lim
+// for one case, and whether the packet is incomplete (the client then ends
+// its stream).
+func mcOracle(c *mcCase, lim *Limits) (want mcWant, incomplete bool) {
+	ctrl := func(b []byte) bool { return !lim.AllowControlChars && packet.HasControlChar(b) }
+	first, body, n, err := packet.Split(c.pkt, lim.MaxPacketSize)
 	if err == packet.ErrIncomplete {
 		return mcWant{kind: mcSilent}, true // the stream ended inside a packet: [MQTT-4.8.0-1] (3.1.1) [MQTT-4.13.1-1] (5.0)
 	}
@@ -331,7 +332,7 @@ func mcOracle(c *mcCase) (want mcWant, incomplete bool) {
 		if t != packet.CONNECT {
 			return mcWant{kind: mcSilent}, false // [MQTT-3.1.0-1]
 		}
-		return mcConnectOracle(first, body), false
+		return mcConnectOracle(first, body, ctrl), false
 	}
 	switch t {
 	case packet.CONNECT:
@@ -350,9 +351,9 @@ func mcOracle(c *mcCase) (want mcWant, incomplete bool) {
 		switch {
 		case len(pr.SubscriptionIDs) > 0:
 			return refused(packet.ProtocolError) // [MQTT-3.3.4-6]
-		case packet.HasControlChar(p.Topic):
+		case ctrl(p.Topic):
 			return refused(packet.MalformedPacket)
-		case pr.Has(packet.PropTopicAlias) && (pr.TopicAlias == 0 || pr.TopicAlias > DefaultOptions().Limits.MaxTopicAliases):
+		case pr.Has(packet.PropTopicAlias) && (pr.TopicAlias == 0 || pr.TopicAlias > lim.MaxTopicAliases):
 			return refused(packet.TopicAliasInvalid) // [MQTT-3.3.2-8] [MQTT-3.3.2-9] (5.0)
 		case len(p.Topic) == 0:
 			return refused(packet.ProtocolError) // 5.0 section 3.3.2.1: no topic and no known alias
@@ -363,7 +364,7 @@ func mcOracle(c *mcCase) (want mcWant, incomplete bool) {
 		}
 	case *packet.Subscribe:
 		for _, s := range p.Subscriptions {
-			if packet.HasControlChar(s.Filter) {
+			if ctrl(s.Filter) {
 				return refused(packet.MalformedPacket)
 			}
 		}
@@ -375,7 +376,7 @@ func mcOracle(c *mcCase) (want mcWant, incomplete bool) {
 		}
 	case *packet.Unsubscribe:
 		for _, f := range p.Filters {
-			if packet.HasControlChar(f) {
+			if ctrl(f) {
 				return refused(packet.MalformedPacket)
 			}
 		}
@@ -391,7 +392,7 @@ func mcOracle(c *mcCase) (want mcWant, incomplete bool) {
 }
 
 // mcConnectOracle: a CONNECT as the first packet.
-func mcConnectOracle(first byte, body []byte) mcWant {
+func mcConnectOracle(first byte, body []byte, ctrl func([]byte) bool) mcWant {
 	var c packet.Connect
 	if err := packet.DecodeInto(&c, first, body, 0); err != nil {
 		code := packet.CodeOf(err)
@@ -405,11 +406,11 @@ func mcConnectOracle(first byte, body []byte) mcWant {
 	}
 	refused := func(code packet.ReasonCode) mcWant { return mcWant{kind: mcRefused, code: code} }
 	switch {
-	case packet.HasControlChar(c.ClientID):
+	case ctrl(c.ClientID):
 		return refused(packet.ClientIdentifierNotValid)
-	case c.UsernameFlag && packet.HasControlChar(c.Username):
+	case c.UsernameFlag && ctrl(c.Username):
 		return refused(packet.MalformedPacket)
-	case c.WillFlag && packet.HasControlChar(c.WillTopic):
+	case c.WillFlag && ctrl(c.WillTopic):
 		return refused(packet.MalformedPacket)
 	case len(c.ClientID) == 0 && !c.CleanStart && c.Version != packet.V5:
 		return refused(packet.ClientIdentifierNotValid) // [MQTT-3.1.3-8] (3.1.1)
@@ -453,8 +454,8 @@ func (o mcObs) String() string {
 const mcDeadline = 5 * time.Second
 
 // mcRun plays one case on a fresh connection and checks the answer.
-func mcRun(addr string, c *mcCase, id string) error {
-	want, incomplete := mcOracle(c)
+func mcRun(addr string, c *mcCase, id string, lim *Limits) error {
+	want, incomplete := mcOracle(c, lim)
 	nc, err := net.DialTimeout("tcp", addr, mcDeadline)
 	if err != nil {
 		return err
@@ -580,7 +581,22 @@ func TestMalformedCorpus(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s, addr := startServer(t, nil)
+	t.Run("defaults", func(t *testing.T) { mcPlay(t, cases, nil) })
+	// Control characters allowed and no packet size limit below the
+	// protocol's: the control-character cases pass, and a 256 MB claim waits
+	// for its bytes until the stream ends.
+	t.Run("permissive", func(t *testing.T) {
+		mcPlay(t, cases, func(o *Options) {
+			o.Limits.AllowControlChars = true
+			o.Limits.MaxPacketSize = 268435460
+		})
+	})
+}
+
+// mcPlay runs the cases against a broker with the given options.
+func mcPlay(t *testing.T, cases []mcCase, modify func(*Options)) {
+	s, addr := startServer(t, modify)
+	lim := s.Limits()
 	healthySub := map[packet.Version]*peer{}
 	healthyPub := map[packet.Version]*peer{}
 	for _, v := range bothVersions {
@@ -612,7 +628,7 @@ func TestMalformedCorpus(t *testing.T) {
 				defer wg.Done()
 				for i := range work {
 					c := &cases[i]
-					if err := mcRun(addr, c, fmt.Sprintf("corpus-%d", i)); err != nil {
+					if err := mcRun(addr, c, fmt.Sprintf("corpus-%d", i), &lim); err != nil {
 						mu.Lock()
 						failures = append(failures, fmt.Sprintf("%s [% x]: %v", c.name, c.pkt, err))
 						mu.Unlock()
@@ -650,7 +666,8 @@ func TestMalformedCorpusSize(t *testing.T) {
 		if c.first {
 			first++
 		}
-		w, _ := mcOracle(c)
+		lim := DefaultOptions().Limits
+		w, _ := mcOracle(c, &lim)
 		outcomes[w.String()]++
 	}
 	t.Logf("%d cases (%d as the first packet), %d bytes; expected answers: %v", len(cases), first, n, outcomes)

@@ -87,9 +87,60 @@ type Chain struct {
 }
 
 var (
-	_ broker.Authenticator = (*Chain)(nil)
-	_ broker.Authorizer    = (*Chain)(nil)
+	_ broker.Authenticator     = (*Chain)(nil)
+	_ broker.Authorizer        = (*Chain)(nil)
+	_ broker.ReceiveAuthorizer = (*Chain)(nil)
 )
+
+// SlowACLChecker is an ACLChecker that may block to answer (an HTTP
+// service) and can answer from what it knows without blocking.
+type SlowACLChecker interface {
+	ACLChecker
+	// TryCheckACL answers without blocking; known false: not at hand yet
+	// (it is found out in the background).
+	TryCheckACL(clientID, username string, access broker.Access, topic string) (r Result, known bool)
+	// MayBlock reports whether CheckACL may block.
+	MayBlock() bool
+}
+
+var _ SlowACLChecker = (*HTTPAuth)(nil)
+
+// ReceiveMayBlock implements broker.ReceiveAuthorizer: true when a member
+// may block to answer.
+func (c *Chain) ReceiveMayBlock() bool {
+	for _, a := range c.Authorizers {
+		if s, ok := a.(SlowACLChecker); ok && s.MayBlock() {
+			return true
+		}
+	}
+	return false
+}
+
+// TryAuthorizeReceive implements broker.ReceiveAuthorizer: Authorize for
+// AccessReceive without blocking; known is false when a member that would
+// be asked has no answer at hand.
+func (c *Chain) TryAuthorizeReceive(clientID, username, topic string) (allowed, known bool) {
+	for _, a := range c.Authorizers {
+		var r Result
+		if s, ok := a.(SlowACLChecker); ok {
+			if r, known = s.TryCheckACL(clientID, username, broker.AccessReceive, topic); !known {
+				return false, false
+			}
+		} else {
+			r = a.CheckACL(clientID, username, broker.AccessReceive, topic)
+		}
+		switch r {
+		case Allow:
+			return true, true
+		case Deny:
+			return false, true
+		}
+	}
+	if strings.HasPrefix(topic, "$") {
+		return false, true
+	}
+	return c.DefaultAllow, true
+}
 
 // Authenticate implements broker.Authenticator.
 func (c *Chain) Authenticate(info *broker.ConnectInfo) error {

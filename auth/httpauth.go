@@ -53,16 +53,25 @@ type HTTPAuth struct {
 	cfg HTTPConfig
 	log *slog.Logger
 
-	mu    sync.Mutex
-	cache map[string]cached // guarded by mu
+	mu       sync.Mutex
+	cache    answerCache        // guarded by mu
+	inflight map[string]*flight // guarded by mu: questions being asked, by key
+	bg       int                // guarded by mu: background questions running
 }
 
-type cached struct {
-	r     Result
-	until time.Time
+// flight is a question being asked; done closes when r and err are set.
+type flight struct {
+	done chan struct{}
+	r    Result
+	err  error
 }
 
-const maxCache = 100_000
+// maxCache bounds the answers kept; maxBackground the questions
+// TryCheckACL asks in the background at once.
+var (
+	maxCache      = 100_000
+	maxBackground = 64
+)
 
 // NewHTTPAuth returns an HTTPAuth for cfg.
 func NewHTTPAuth(cfg HTTPConfig, log *slog.Logger) *HTTPAuth {
@@ -78,7 +87,7 @@ func NewHTTPAuth(cfg HTTPConfig, log *slog.Logger) *HTTPAuth {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &HTTPAuth{cfg: cfg, log: log, cache: map[string]cached{}}
+	return &HTTPAuth{cfg: cfg, log: log, inflight: map[string]*flight{}}
 }
 
 var (
@@ -120,9 +129,16 @@ func (h *HTTPAuth) CheckACL(clientID, username string, access broker.Access, top
 	if h.cfg.ACLURL == "" {
 		return NoOpinion
 	}
+	body, key := h.aclQuestion(clientID, username, access, topic)
+	return h.aclResult(h.ask(h.cfg.ACLURL, key, body))
+}
+
+func (h *HTTPAuth) aclQuestion(clientID, username string, access broker.Access, topic string) (map[string]any, string) {
 	body := map[string]any{"clientid": clientID, "username": username, "topic": topic, "access": accessNames[access]}
-	key := fmt.Sprintf("a\x00%s\x00%s\x00%d\x00%s", clientID, username, access, topic)
-	r, err := h.ask(h.cfg.ACLURL, key, body)
+	return body, fmt.Sprintf("a\x00%s\x00%s\x00%d\x00%s", clientID, username, access, topic)
+}
+
+func (h *HTTPAuth) aclResult(r Result, err error) Result {
 	if err != nil {
 		h.log.Warn("HTTP authorization failed", "url", h.cfg.ACLURL, "err", err, "fail_open", h.cfg.FailOpen)
 		if h.cfg.FailOpen {
@@ -133,36 +149,65 @@ func (h *HTTPAuth) CheckACL(clientID, username string, access broker.Access, top
 	return r
 }
 
+// TryCheckACL answers like CheckACL without blocking: known is false when
+// the answer is neither cached nor fails at once; the question is then
+// asked in the background (at most maxBackground at a time) and its answer
+// cached for the next call.
+func (h *HTTPAuth) TryCheckACL(clientID, username string, access broker.Access, topic string) (r Result, known bool) {
+	if h.cfg.ACLURL == "" {
+		return NoOpinion, true
+	}
+	body, key := h.aclQuestion(clientID, username, access, topic)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if r, ok := h.cache.get(key, time.Now()); ok {
+		return r, true
+	}
+	if h.inflight[key] == nil && h.bg < maxBackground && h.cfg.CacheTTL > 0 {
+		h.bg++
+		go func() {
+			defer func() {
+				h.mu.Lock()
+				h.bg--
+				h.mu.Unlock()
+			}()
+			h.aclResult(h.ask(h.cfg.ACLURL, key, body))
+		}()
+	}
+	return NoOpinion, false
+}
+
+// MayBlock reports whether CheckACL may ask the service.
+func (h *HTTPAuth) MayBlock() bool { return h.cfg.ACLURL != "" }
+
+// ask returns the cached answer to key, or posts body to url, once for all
+// who ask the same question at the same time, and caches the answer.
 func (h *HTTPAuth) ask(url, key string, body any) (Result, error) {
-	now := time.Now()
+	h.mu.Lock()
 	if h.cfg.CacheTTL > 0 {
-		h.mu.Lock()
-		c, ok := h.cache[key]
-		h.mu.Unlock()
-		if ok && now.Before(c.until) {
-			return c.r, nil
+		if r, ok := h.cache.get(key, time.Now()); ok {
+			h.mu.Unlock()
+			return r, nil
 		}
 	}
-	r, err := h.post(url, body)
-	if err != nil {
-		return NoOpinion, err
-	}
-	if h.cfg.CacheTTL > 0 {
-		h.mu.Lock()
-		if len(h.cache) >= maxCache {
-			for k, c := range h.cache {
-				if !now.Before(c.until) {
-					delete(h.cache, k)
-				}
-			}
-			if len(h.cache) >= maxCache {
-				clear(h.cache)
-			}
-		}
-		h.cache[key] = cached{r, now.Add(h.cfg.CacheTTL)}
+	if f := h.inflight[key]; f != nil {
 		h.mu.Unlock()
+		<-f.done
+		return f.r, f.err
 	}
-	return r, nil
+	f := &flight{done: make(chan struct{})}
+	h.inflight[key] = f
+	h.mu.Unlock()
+
+	f.r, f.err = h.post(url, body)
+	h.mu.Lock()
+	delete(h.inflight, key)
+	if f.err == nil && h.cfg.CacheTTL > 0 {
+		h.cache.put(key, f.r, time.Now().Add(h.cfg.CacheTTL), maxCache)
+	}
+	h.mu.Unlock()
+	close(f.done)
+	return f.r, f.err
 }
 
 func (h *HTTPAuth) post(url string, body any) (Result, error) {
@@ -211,3 +256,69 @@ func (h *HTTPAuth) post(url string, body any) (Result, error) {
 	}
 	return NoOpinion, errors.New("answer: unknown result " + ans.Result)
 }
+
+// answerCache holds answers, each until it expires, at most a given number:
+// a new answer past that takes the place of the least recently used one,
+// and an expired one is removed when it is looked up; never all at once.
+type answerCache struct {
+	m    map[string]*answer
+	head answer // sentinel: head.next is the most recent, head.prev the least
+}
+
+type answer struct {
+	key        string
+	r          Result
+	until      time.Time
+	prev, next *answer
+}
+
+func (c *answerCache) unlink(a *answer) { a.prev.next, a.next.prev = a.next, a.prev }
+
+func (c *answerCache) front(a *answer) {
+	a.prev, a.next = &c.head, c.head.next
+	c.head.next.prev = a
+	c.head.next = a
+}
+
+// get returns the answer to key if it has not expired at now.
+func (c *answerCache) get(key string, now time.Time) (Result, bool) {
+	a := c.m[key]
+	if a == nil {
+		return NoOpinion, false
+	}
+	c.unlink(a)
+	if !now.Before(a.until) {
+		delete(c.m, key)
+		return NoOpinion, false
+	}
+	c.front(a)
+	return a.r, true
+}
+
+// put stores the answer to key until until, evicting the least recently
+// used answer when the cache holds limit of them.
+func (c *answerCache) put(key string, r Result, until time.Time, limit int) {
+	if c.m == nil {
+		c.m = make(map[string]*answer)
+		c.head.prev, c.head.next = &c.head, &c.head
+	}
+	a := c.m[key]
+	switch {
+	case a != nil:
+		c.unlink(a)
+	case len(c.m) >= limit && len(c.m) > 0:
+		a = c.head.prev
+		c.unlink(a)
+		delete(c.m, a.key)
+		a.key = key
+		c.m[key] = a
+	default:
+		a = &answer{key: key}
+		c.m[key] = a
+	}
+	a.r, a.until = r, until
+	c.front(a)
+}
+
+// len reports how many answers the cache holds.
+func (c *answerCache) len() int { return len(c.m) }

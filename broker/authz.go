@@ -1,6 +1,11 @@
 package broker
 
-import "github.com/roostmq/roost/topic"
+import (
+	"strings"
+	"sync"
+
+	"github.com/roostmq/roost/topic"
+)
 
 var _ Authorizer = (*DenyList)(nil)
 
@@ -73,4 +78,168 @@ func cut(s string) (level, rest string, more bool) {
 		}
 	}
 	return s, "", false
+}
+
+// ReceiveAuthorizer is an optional interface of an Authorizer whose answer
+// may take a network round trip (the auth package's Chain with an HTTP ACL
+// service). The broker then never waits for it on a publisher's reader:
+//
+//   - a subscription to a filter without wildcards, whose deliveries all ask
+//     the same question, is authorized to receive once, at SUBSCRIBE (on the
+//     subscriber's reader), and the answer is kept with the subscription
+//     for as long as it lives;
+//   - any other delivery asks TryAuthorizeReceive, which answers from what
+//     is known at once (a bounded cache). When it does not know, a QoS 0
+//     delivery is dropped (counted as not_authorized) and a QoS 1 or 2
+//     delivery waits, in a bounded queue, for one goroutine that asks
+//     Authorize and then delivers it; a full queue drops it (counted).
+type ReceiveAuthorizer interface {
+	// TryAuthorizeReceive answers whether a client may receive a message
+	// on topic without blocking; known is false when the answer is not at
+	// hand, and it should then be found out in the background.
+	TryAuthorizeReceive(clientID, username, topic string) (allowed, known bool)
+	// ReceiveMayBlock reports whether Authorize may block for receive
+	// checks; false makes the broker ask Authorize as usual.
+	ReceiveMayBlock() bool
+}
+
+// Receive authorizations kept with a subscription (topic.Options.Tag).
+const (
+	recvAsk     uint8 = iota // decide per delivery
+	recvAllowed              // decided at subscribe time: allowed
+	recvRefused              // decided at subscribe time: refused
+)
+
+// deferredRecvQueue bounds the deliveries waiting for a receive check.
+const deferredRecvQueue = 4096
+
+// recvChecks runs the receive checks taken off the routing path.
+type recvChecks struct {
+	once  sync.Once
+	async ReceiveAuthorizer // nil: Authorize answers at once
+	start sync.Once
+	queue chan deferredRecv
+}
+
+type deferredRecv struct {
+	ss            *session
+	m             *message
+	qos           byte
+	retain        bool
+	ids           []uint32
+	group, filter string
+}
+
+// asyncReceiver returns the Authorizer as a ReceiveAuthorizer when its
+// receive checks may block, else nil.
+func (s *Server) asyncReceiver() ReceiveAuthorizer {
+	r := &s.recv
+	r.once.Do(func() {
+		if ra, ok := s.opts.Authorizer.(ReceiveAuthorizer); ok && ra.ReceiveMayBlock() {
+			r.async = ra
+		}
+	})
+	return r.async
+}
+
+// subscribeRecvTag decides at subscribe time whether the client may receive
+// the messages of a filter without wildcards, when the Authorizer may block:
+// every delivery would ask the same question, as long as only the same
+// user can take the session over (else another user could inherit the
+// answer). Otherwise recvAsk.
+func (c *conn) subscribeRecvTag(inner string) uint8 {
+	s := c.srv
+	if s.asyncReceiver() == nil || strings.ContainsAny(inner, "+#") || !s.takeoverSameUser() {
+		return recvAsk
+	}
+	if s.opts.Authorizer.Authorize(c.clientID, c.username, AccessReceive, inner) {
+		return recvAllowed
+	}
+	return recvRefused
+}
+
+// receiveDecision says whether ss may receive a message on name: tag is the
+// subscription's decision made at subscribe time, if any. known is false
+// when the Authorizer cannot answer without blocking.
+func (s *Server) receiveDecision(ss *session, name string, tag uint8) (allowed, known bool) {
+	a := s.opts.Authorizer
+	if a == nil || ss.local != nil {
+		return true, true
+	}
+	switch tag {
+	case recvAllowed:
+		return true, true
+	case recvRefused:
+		return false, true
+	}
+	if ra := s.asyncReceiver(); ra != nil {
+		return ra.TryAuthorizeReceive(ss.id, ss.username(), name)
+	}
+	return a.Authorize(ss.id, ss.username(), AccessReceive, name), true
+}
+
+// refusedDelivery counts a delivery the authorizer refused. (review L2)
+func (s *Server) refusedDelivery(ss *session, m *message) {
+	s.stats.dropped[DropNotAuthorized].Add(1)
+	ss.mu.Lock()
+	ss.dropped[DropNotAuthorized]++
+	ss.mu.Unlock()
+	if h := s.opts.Hooks.OnDropped; h != nil {
+		h(ss.id, m.topic, DropNotAuthorized)
+	}
+}
+
+// deferReceive handles a delivery whose receive check is not at hand: QoS 0
+// is dropped (the check goes on in the background, for the next message);
+// QoS 1 and 2 wait for the checker goroutine, or are dropped when its queue
+// is full.
+func (s *Server) deferReceive(ss *session, m *message, qos byte, retain bool, ids []uint32, group, filter string) {
+	if qos > 0 {
+		r := &s.recv
+		r.start.Do(func() {
+			r.queue = make(chan deferredRecv, deferredRecvQueue)
+			s.mu.Lock()
+			closed := s.closed
+			if !closed {
+				s.bgWG.Add(1)
+			}
+			s.mu.Unlock()
+			if !closed {
+				go s.runRecvChecks(r.queue)
+			}
+		})
+		d := deferredRecv{ss: ss, m: m, qos: qos, retain: retain, group: group, filter: filter}
+		if len(ids) > 0 {
+			d.ids = append([]uint32(nil), ids...) // ids may point into the router's scratch
+		}
+		select {
+		case r.queue <- d:
+			return
+		default:
+		}
+	}
+	s.refusedDelivery(ss, m)
+}
+
+// runRecvChecks asks the Authorizer about each deferred delivery, in order,
+// and delivers the allowed ones, until the server shuts down.
+func (s *Server) runRecvChecks(q chan deferredRecv) {
+	defer s.bgWG.Done()
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.Error("panic in the receive authorization checker", "panic", v)
+		}
+	}()
+	for {
+		select {
+		case <-s.done:
+			return
+		case d := <-q:
+			if s.opts.Authorizer.Authorize(d.ss.id, d.ss.username(), AccessReceive, d.m.topic) {
+				s.deliverAllowed(nil, d.ss, d.m, d.qos, d.retain, d.ids, d.group, d.filter)
+			} else {
+				s.refusedDelivery(d.ss, d.m)
+			}
+		}
+	}
 }

@@ -18,6 +18,7 @@ type target struct {
 	s      *session
 	qos    byte
 	retain bool
+	recv   uint8 // the receive authorization decided at subscribe time (recvAsk: none)
 	subIDs []uint32
 }
 
@@ -179,7 +180,7 @@ func (s *Server) route(from *conn, m *message) int {
 	n := len(targets)
 	for i := range targets {
 		t := &targets[i]
-		s.deliverTo(from, t.s, m, t.qos, t.retain, t.subIDs, "", "")
+		s.deliverTo(from, t.s, m, t.qos, t.retain, t.subIDs, "", "", t.recv)
 	}
 	for _, g := range sc.groups {
 		if s.deliverShared(from, g, m) {
@@ -196,9 +197,9 @@ func (s *Server) route(from *conn, m *message) int {
 func (s *Server) deliverShared(from *conn, g topic.SharedMatch[*session], m *message) bool {
 	// A member the authorizer keeps from the topic is passed over: the
 	// message goes to another one (deliverTo checks again).
-	sub, ok := g.PickWhere(func(x topic.Sub[*session]) bool { return x.Key.online() && s.mayReceive(x.Key, m.topic) })
+	sub, ok := g.PickWhere(func(x topic.Sub[*session]) bool { return x.Key.online() && s.mayReceive(x.Key, m.topic, x.Opts.Tag) })
 	if !ok {
-		sub, ok = g.PickWhere(func(x topic.Sub[*session]) bool { return s.mayReceive(x.Key, m.topic) })
+		sub, ok = g.PickWhere(func(x topic.Sub[*session]) bool { return s.mayReceive(x.Key, m.topic, x.Opts.Tag) })
 	}
 	if !ok {
 		if sub, ok = g.Pick(); !ok {
@@ -209,20 +210,34 @@ func (s *Server) deliverShared(from *conn, g topic.SharedMatch[*session], m *mes
 	if sub.Opts.ID != 0 {
 		ids = []uint32{sub.Opts.ID}
 	}
-	s.deliverTo(from, sub.Key, m, min(m.qos, sub.Opts.QoS), false, ids, g.Group, g.Filter)
+	s.deliverTo(from, sub.Key, m, min(m.qos, sub.Opts.QoS), false, ids, g.Group, g.Filter, sub.Opts.Tag)
 	return true
 }
 
-// mayReceive asks the authorizer whether ss may receive a message on name.
-func (s *Server) mayReceive(ss *session, name string) bool {
-	a := s.opts.Authorizer
-	return a == nil || ss.local != nil || a.Authorize(ss.id, ss.username(), AccessReceive, name)
+// mayReceive reports whether ss may receive a message on name now: allowed
+// and known (a member whose answer is not at hand yet is passed over).
+func (s *Server) mayReceive(ss *session, name string, tag uint8) bool {
+	ok, known := s.receiveDecision(ss, name, tag)
+	return ok && known
 }
 
-func (s *Server) deliverTo(from *conn, ss *session, m *message, qos byte, retain bool, ids []uint32, group, filter string) {
-	if !s.mayReceive(ss, m.topic) {
+// deliverTo gives m to ss if ss may receive it. recv is the subscription's
+// receive authorization decided at subscribe time (recvAsk: none). When the
+// authorizer cannot answer without blocking, the delivery is decided off
+// this goroutine (deferReceive).
+func (s *Server) deliverTo(from *conn, ss *session, m *message, qos byte, retain bool, ids []uint32, group, filter string, recv uint8) {
+	if ok, known := s.receiveDecision(ss, m.topic, recv); !known {
+		s.deferReceive(ss, m, qos, retain, ids, group, filter)
+		return
+	} else if !ok {
+		s.refusedDelivery(ss, m)
 		return
 	}
+	s.deliverAllowed(from, ss, m, qos, retain, ids, group, filter)
+}
+
+// deliverAllowed gives m to ss, which may receive it.
+func (s *Server) deliverAllowed(from *conn, ss *session, m *message, qos byte, retain bool, ids []uint32, group, filter string) {
 	w, st := ss.deliverVia(m, qos, retain, ids, group, filter, from != nil)
 	if from != nil {
 		switch st {
@@ -267,7 +282,7 @@ func (sc *routeScratch) merge(m *message) []target {
 			if len(sc.subs) > 1 {
 				sc.merged[sub.Key] = len(sc.target)
 			}
-			t := target{s: sub.Key, qos: qos, retain: retain}
+			t := target{s: sub.Key, qos: qos, retain: retain, recv: sub.Opts.Tag}
 			if sub.Opts.ID != 0 {
 				// A one-element window of the reused arena: no allocation per
 				// delivery; a second identifier (overlap) makes append copy it.
@@ -279,6 +294,9 @@ func (sc *routeScratch) merge(m *message) []target {
 			continue
 		}
 		t := &sc.target[i]
+		if sub.Opts.Tag != recvAsk {
+			t.recv = sub.Opts.Tag // one client, one topic: every decision is the same
+		}
 		t.qos = max(t.qos, qos)
 		t.retain = t.retain || retain
 		if sub.Opts.ID != 0 {

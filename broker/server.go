@@ -71,6 +71,7 @@ type Server struct {
 	panicAt func(point string)
 
 	retainOrder retainOrder // orders retained writes to memory and store per topic (retain.go)
+	recv        recvChecks  // receive authorization off the routing path (authz.go)
 }
 
 // New returns a Server for opts, loading retained messages and sessions from

@@ -39,6 +39,8 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 		}
 		o := topic.Options{QoS: sub.QoS, NoLocal: sub.NoLocal, RetainAsPublished: sub.RetainAsPublished,
 			RetainHandling: sub.RetainHandling, ID: subID}
+		_, inner, _, _ := topic.ParseShared(filter)
+		o.Tag = c.subscribeRecvTag(inner)
 		u, ok := ss.subscribe(filter, o)
 		if !ok {
 			// The session ended (taken over with clean start): this

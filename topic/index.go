@@ -13,6 +13,10 @@ type Options struct {
 	RetainAsPublished bool   // MQTT 5: keep the RETAIN flag as published
 	RetainHandling    byte   // MQTT 5: 0, 1 or 2
 	ID                uint32 // MQTT 5 subscription identifier; 0 means none
+	// Tag is the caller's, kept with the subscription and returned by
+	// Match (the broker keeps a receive authorization decided at
+	// subscribe time here).
+	Tag uint8
 }
 
 // Sub is one subscription as returned by Index.Match: the subscriber's key

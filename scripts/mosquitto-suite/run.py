@@ -67,7 +67,7 @@ def list_scripts(broker_dir):
     return names
 
 
-def why_not(name, only_na=None):
+def why_not(name):
     for pat, why in NOT_APPLICABLE:
         if re.fullmatch(pat, name):
             return why

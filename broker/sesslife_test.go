@@ -45,7 +45,7 @@ func TestSessLifeNoDelayedWillAfterDisconnectThenTakeover_v5(t *testing.T) {
 	for i := range slRounds {
 		id := fmt.Sprintf("quickd-%d", i)
 		c := withWill(persistent(id, packet.V5, 60), "will/quickd", "lost", 0, false)
-		c.WillProperties = willDelay(0)
+		c.WillProperties = willDelay(30)
 		p, _ := connect(t, addr, packet.V5, c)
 		p.send(&packet.Disconnect{})
 		p.abort()
@@ -215,4 +215,26 @@ func TestSessLifeMaxKeepAliveV3Refused(t *testing.T) {
 	p, ack := connect(t, addr, packet.V5, &packet.Connect{ClientID: []byte("ka5"), CleanStart: true, KeepAlive: 60})
 	eq(t, "Server Keep Alive", ack.Properties.ServerKeepAlive, uint16(10))
 	p.disconnect()
+}
+
+// The same race with the old connection hibernating (no reader goroutine)
+// when its DISCONNECT arrives and the new connection takes over.
+// [MQTT-3.1.2-10] [MQTT-3.14.4-3]
+func TestSessLifeNoWillAfterDisconnectThenTakeoverHibernating(t *testing.T) {
+	s, addr := startHibernating(t)
+	w, _ := connect(t, addr, packet.V5, &packet.Connect{ClientID: []byte("watcher"), CleanStart: true})
+	w.subscribe(sub("will/#", 2))
+	for i := range slRounds {
+		id := fmt.Sprintf("quickh-%d", i)
+		c := withWill(&packet.Connect{ClientID: []byte(id), CleanStart: true}, "will/quickh", "lost", 0, false)
+		p, _ := connect(t, addr, packet.V311, c)
+		waitHibernating(t, s, 2) // the watcher and p
+		p.send(&packet.Disconnect{})
+		p.abort()
+		q, _ := connect(t, addr, packet.V311, &packet.Connect{ClientID: []byte(id), CleanStart: true})
+		waitConns(t, s, 2)
+		barrier(t, s, w, "will/marker")
+		q.disconnect()
+		waitConns(t, s, 1)
+	}
 }

@@ -8,6 +8,9 @@
 #   make fuzz-smoke   fuzzes every fuzz target for FUZZTIME (make fuzz-smoke FUZZTIME=1m)
 #   make bench        benchmarks of packet, topic and broker
 #   make fmt          rewrites Go files with gofmt
+#   make release-check  installs goreleaser (pinned) and runs goreleaser check on
+#                     .goreleaser.yaml (not part of make test: building goreleaser
+#                     takes minutes)
 
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
@@ -18,9 +21,10 @@ SHELL := bash
 GO ?= go
 FUZZTIME ?= 10s
 STATICCHECK_VERSION ?= v0.8.2
+GORELEASER_VERSION ?= v2.15.1
 BENCH_PKGS ?= ./packet ./topic ./broker
 
-.PHONY: build test test-deps lint fmt-check vet staticcheck unit fuzz-smoke bench fmt clean
+.PHONY: build test test-deps lint fmt-check vet staticcheck unit fuzz-smoke bench fmt clean release-check
 
 build:
 	$(GO) build -o bin/roost ./cmd/roost
@@ -55,6 +59,10 @@ bench:
 
 fmt:
 	$(GO) fmt ./...
+
+release-check:
+	GOBIN="$$(pwd)/bin/tools" $(GO) install github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION)
+	bin/tools/goreleaser check
 
 clean:
 	rm -rf bin

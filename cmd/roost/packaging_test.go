@@ -69,7 +69,7 @@ func TestSystemdUnit(t *testing.T) {
 		t.Fatal(err)
 	}
 	abs, _ := filepath.Abs(roostBin)
-	unit := strings.ReplaceAll(string(b), "/usr/local/bin/roost", abs)
+	unit := strings.ReplaceAll(string(b), "/usr/bin/roost", abs)
 	path := filepath.Join(t.TempDir(), "roost.service")
 	if err := os.WriteFile(path, []byte(unit), 0o644); err != nil {
 		t.Fatal(err)

@@ -51,9 +51,15 @@ func (c *conn) handle(first byte, body []byte, pub *packet.Publish) error {
 		if err := c.checkFilterStrings(p); err != nil {
 			return err
 		}
+		if err := c.checkAckFits(len(p.Subscriptions)); err != nil {
+			return err
+		}
 		return c.handleSubscribe(p)
 	case *packet.Unsubscribe:
 		if err := c.checkFilterStrings(p); err != nil {
+			return err
+		}
+		if err := c.checkAckFits(len(p.Filters)); err != nil {
 			return err
 		}
 		return c.handleUnsubscribe(p)

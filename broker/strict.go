@@ -14,6 +14,7 @@ var (
 	errClientSubID  = &packet.Error{Code: packet.ProtocolError, Msg: "PUBLISH from a client carries a Subscription Identifier"} // [MQTT-3.3.4-6]
 	errNoTopic      = &packet.Error{Code: packet.ProtocolError, Msg: "PUBLISH with neither a topic name nor a topic alias"}
 	errWrongAck     = &packet.Error{Code: packet.ProtocolError, Msg: "acknowledgement does not match the QoS of the message in flight"}
+	errAckSize      = &packet.Error{Code: packet.PacketTooLarge, Msg: "the SUBACK or UNSUBACK would be larger than the client's Maximum Packet Size"}
 	errConnackSize  = &packet.Error{Code: packet.ImplementationSpecificError, Msg: "the CONNACK is larger than the client's Maximum Packet Size"}
 )
 
@@ -80,6 +81,23 @@ func (c *conn) checkInboundPublish(p *packet.Publish) error {
 	}
 	if !c.srv.limits().AllowControlChars && packet.HasControlChar(p.Topic) {
 		return errCtrlTopic
+	}
+	return nil
+}
+
+// checkAckFits refuses a 5.0 SUBSCRIBE or UNSUBSCRIBE of n filters whose
+// SUBACK or UNSUBACK (one reason code per filter, no properties) would be
+// larger than the client's Maximum Packet Size: the server must not send it
+// [MQTT-3.1.2-24] (5.0), and leaving it unanswered would leave the client
+// waiting, so nothing is subscribed and the connection closes with
+// DISCONNECT 0x95 (Mosquitto sends the oversized acknowledgement).
+func (c *conn) checkAckFits(n int) error {
+	if c.maxOut == 0 {
+		return nil
+	}
+	body := 2 + 1 + n
+	if 1+packet.VarintLen(uint32(body))+body > c.maxOut {
+		return errAckSize
 	}
 	return nil
 }

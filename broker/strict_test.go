@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 	"time"
 
@@ -365,4 +366,53 @@ func TestStrictPublishWithoutTopic(t *testing.T) {
 	p := clean(t, addr, packet.V5, "strict-no-topic")
 	p.sendRaw([]byte{0x30, 0x04, 0, 0, 0, 'x'})
 	strictClosed(t, p, packet.V5, packet.ProtocolError)
+}
+
+// A 5.0 SUBSCRIBE or UNSUBSCRIBE whose SUBACK or UNSUBACK would be larger
+// than the client's Maximum Packet Size is refused with DISCONNECT 0x95 and
+// changes nothing: the server must not send the larger packet
+// [MQTT-3.1.2-24] (5.0). One whose acknowledgement just fits is answered.
+func TestStrictAckLargerThanClientMax(t *testing.T) {
+	s, addr := startServer(t, nil)
+	const max = 20 // a SUBACK of 15 codes is 1+1+2+1+15 = 20 bytes
+	open := func(t *testing.T, id string) *peer {
+		c := &packet.Connect{Version: packet.V5, ClientID: []byte(id), CleanStart: true}
+		c.Properties.MaximumPacketSize = max
+		c.Properties.Set(packet.PropMaximumPacketSize)
+		p := dial(t, addr, packet.V5)
+		p.sendRaw(c.Append(nil, packet.V5))
+		p.expect(packet.CONNACK)
+		return p
+	}
+	filters := func(n int) []packet.Subscription {
+		var subs []packet.Subscription
+		for i := range n {
+			subs = append(subs, sub(fmt.Sprintf("f/%d", i), 0))
+		}
+		return subs
+	}
+	t.Run("SUBACK fits", func(t *testing.T) {
+		p := open(t, "strict-ack-fits")
+		if codes := p.subscribe(filters(15)...); len(codes) != 15 {
+			t.Fatalf("%d codes", len(codes))
+		}
+	})
+	t.Run("SUBACK too large", func(t *testing.T) {
+		p := open(t, "strict-ack-big")
+		p.send(&packet.Subscribe{PacketID: 1, Subscriptions: filters(16)})
+		strictClosed(t, p, packet.V5, packet.PacketTooLarge)
+		waitGone(t, s, "strict-ack-big")
+		if n := s.Stats().Subscriptions; n != 0 {
+			t.Fatalf("%d subscriptions left", n)
+		}
+	})
+	t.Run("UNSUBACK too large", func(t *testing.T) {
+		p := open(t, "strict-unack-big")
+		var fs [][]byte
+		for i := range 16 {
+			fs = append(fs, []byte(fmt.Sprintf("f/%d", i)))
+		}
+		p.send(&packet.Unsubscribe{PacketID: 1, Filters: fs})
+		strictClosed(t, p, packet.V5, packet.PacketTooLarge)
+	})
 }

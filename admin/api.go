@@ -184,7 +184,7 @@ type ClientJSON struct {
 	Queued               int                 `json:"queued"`
 	QueuedBytes          int                 `json:"queued_bytes"`
 	PendingBytes         int                 `json:"pending_bytes"`
-	MemoryBytes          int                 `json:"memory_bytes"`
+	BufferedBytes        int                 `json:"buffered_bytes"`
 	Subscriptions        int                 `json:"subscriptions"`
 	MessagesInByQoS      [3]uint64           `json:"messages_in_by_qos"`
 	MessagesOutByQoS     [3]uint64           `json:"messages_out_by_qos"`
@@ -203,7 +203,7 @@ func (s *Server) clientJSON(ci broker.ClientInfo) ClientJSON {
 	out := ClientJSON{ClientID: ci.ClientID, Username: ci.Username, RemoteAddr: ci.RemoteAddr, Listener: ci.Listener,
 		ProtocolVersion: ci.Version, Connected: ci.Connected, KeepAlive: ci.KeepAlive, SessionExpirySeconds: exp,
 		Inflight: ci.Inflight, Queued: ci.Queued, QueuedBytes: ci.QueuedBytes, PendingBytes: ci.PendingBytes,
-		MemoryBytes: ci.MemoryBytes, Subscriptions: ci.Subscriptions, MessagesInByQoS: ci.Counters.MessagesIn,
+		BufferedBytes: ci.BufferedBytes, Subscriptions: ci.Subscriptions, MessagesInByQoS: ci.Counters.MessagesIn,
 		MessagesOutByQoS: ci.Counters.MessagesOut, BytesIn: ci.Counters.BytesIn, BytesOut: ci.Counters.BytesOut,
 		Dropped: ci.Dropped, Traced: s.opts.Observer != nil && s.opts.Observer.IsTraced(ci.ClientID)}
 	if !ci.Connected && !ci.LastSeen.IsZero() {

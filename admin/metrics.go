@@ -25,14 +25,16 @@ var metricDescs = []struct {
 }{
 	{"roost_build_info", "Always 1; the version label is the broker's version.", []string{"version"}, false},
 	{"roost_uptime_seconds", "Seconds since the broker started.", nil, false},
-	{"roost_clients_connected", "Network connections open now (before and after CONNECT).", nil, false},
 	{"roost_clients_hibernating", "Connected clients idle long enough to hold no goroutines (hibernate_after).", nil, false},
-	{"roost_connections", "Network connections open now, by listener.", []string{"listener"}, false},
+	// One gauge of open connections: by listener, beside the accepted total
+	// of the same label (sum over listener for the broker's total).
+	// Clients past CONNECT are roost_sessions_online.
+	{"roost_connections", "Network connections open now (before and after CONNECT), by listener.", []string{"listener"}, false},
 	{"roost_connections_total", "Network connections accepted, by listener.", []string{"listener"}, true},
 	{"roost_sessions", "Sessions, connected or not.", nil, false},
 	{"roost_sessions_online", "Sessions with a connected client.", nil, false},
 	{"roost_subscriptions", "Client subscriptions in the topic index.", nil, false},
-	{"roost_retained_messages", "Retained messages.", nil, false},
+	{"roost_retained_messages", "Retained messages published by clients ($SYS topics not counted).", nil, false},
 	{"roost_messages_received_total", "PUBLISH packets received from clients, by listener and QoS.", []string{"listener", "qos"}, true},
 	{"roost_messages_sent_total", "PUBLISH packets queued to clients, by listener and QoS.", []string{"listener", "qos"}, true},
 	{"roost_bytes_received_total", "Bytes of MQTT packets received, by listener.", []string{"listener"}, true},
@@ -78,7 +80,6 @@ func (c *brokerCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge("roost_build_info", 1, m.Version)
 	gauge("roost_uptime_seconds", m.Uptime.Seconds())
-	gauge("roost_clients_connected", float64(m.ClientsConnected))
 	gauge("roost_clients_hibernating", float64(m.ClientsHibernating))
 	gauge("roost_sessions", float64(m.Sessions))
 	gauge("roost_sessions_online", float64(m.SessionsOnline))

@@ -34,7 +34,7 @@ type ClientInfo struct {
 	Queued        int           // QoS 1/2 messages waiting for the inflight window
 	QueuedBytes   int           // payload bytes of Queued
 	PendingBytes  int           // encoded bytes waiting for the writer
-	MemoryBytes   int           // estimate: pending + queued + inflight payloads
+	BufferedBytes int           // held for this client: PendingBytes + QueuedBytes + inflight payloads
 	Subscriptions int
 	Dropped       map[string]uint64 // by reason, this session's
 	Counters      ConnCounters      // of the current connection
@@ -141,10 +141,10 @@ func (s *Server) foldListenerLocked(c *conn) {
 func (ss *session) infoLocked(withSubs bool) ClientInfo {
 	ci := ClientInfo{ClientID: ss.id, Version: int(ss.version), SessionExpiry: ss.expiry, LastSeen: ss.lastSeen,
 		Inflight: len(ss.inflight), Queued: ss.queuedLocked(), QueuedBytes: ss.queueSize, Subscriptions: len(ss.subs)}
-	ci.MemoryBytes = ss.queueSize
+	ci.BufferedBytes = ss.queueSize
 	for _, m := range ss.inflight {
 		if m.msg != nil {
-			ci.MemoryBytes += len(m.msg.payload)
+			ci.BufferedBytes += len(m.msg.payload)
 		}
 	}
 	for i, n := range ss.dropped {
@@ -164,7 +164,7 @@ func (ss *session) infoLocked(withSubs bool) ClientInfo {
 		ci.KeepAlive = c.keepAlive
 		ci.Counters = c.stats.snapshot()
 		ci.PendingBytes = c.out.pending()
-		ci.MemoryBytes += ci.PendingBytes
+		ci.BufferedBytes += ci.PendingBytes
 	}
 	if withSubs {
 		for f, o := range ss.subs {
@@ -294,6 +294,15 @@ func (s *Server) RetainedMessages(filter string) []RetainedInfo {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Topic < out[j].Topic })
 	return out
+}
+
+// retainedCount is the number of retained messages, the broker's own $SYS
+// topics left out: they are there whenever SysInterval is set, and an
+// operator watching the count wants the clients' messages.
+func (s *Server) retainedCount() int {
+	sys := 0
+	s.retained.Match("$SYS/#", func(string, *message) bool { sys++; return true })
+	return max(0, s.retained.Len()-sys) // two reads: a $SYS topic may come between
 }
 
 // RetainedMessage returns the retained message of a topic name.

@@ -16,13 +16,15 @@ type Stats struct {
 	ClientsTotal       uint64
 	Sessions           int
 	Subscriptions      int
-	Retained           int
-	MessagesIn         uint64
-	MessagesOut        uint64
-	BytesIn            uint64
-	BytesOut           uint64
-	Dropped            map[string]uint64
-	AuthFailures       uint64
+	// Retained counts the retained messages clients published: the
+	// broker's own $SYS topics are not included.
+	Retained     int
+	MessagesIn   uint64
+	MessagesOut  uint64
+	BytesIn      uint64
+	BytesOut     uint64
+	Dropped      map[string]uint64
+	AuthFailures uint64
 	// Panics counts panics the broker recovered from: each closed one
 	// connection or ended one background task, never the process.
 	Panics uint64
@@ -31,7 +33,7 @@ type Stats struct {
 // Stats returns the broker's current counters.
 func (s *Server) Stats() Stats {
 	st := Stats{Version: Version, Uptime: s.clock.Now().Sub(s.started), ClientsConnected: s.stats.connected.Load(),
-		ClientsTotal: s.stats.connsTotal.Load(), Subscriptions: s.subs.Count(), Retained: s.retained.Len(),
+		ClientsTotal: s.stats.connsTotal.Load(), Subscriptions: s.subs.Count(), Retained: s.retainedCount(),
 		AuthFailures: s.stats.authFailures.Load(), Dropped: map[string]uint64{}, ClientsHibernating: s.hib.hibernating(),
 		Panics: s.stats.panics.Load()}
 	var all ConnCounters // ended connections (per listener) plus live ones

@@ -115,7 +115,7 @@ function clients(root) {
   const count = el('span', { class: 'muted' });
   const body = el('tbody');
   const table = el('table', { id: 'clients-table' },
-    el('thead', {}, el('tr', {}, ...['client id', 'username', 'remote address', 'MQTT', 'state', 'inflight', 'queued', 'memory', 'subs', 'msgs in', 'msgs out', ''].map((h) => el('th', {}, h)))),
+    el('thead', {}, el('tr', {}, ...['client id', 'username', 'remote address', 'MQTT', 'state', 'inflight', 'queued', 'buffered', 'subs', 'msgs in', 'msgs out', ''].map((h) => el('th', {}, h)))),
     body);
   root.append(el('h2', {}, 'Clients'), el('div', { class: 'toolbar' }, search, only, count), table);
   const load = async () => {
@@ -140,7 +140,7 @@ function clients(root) {
         el('td', {}, { 3: '3.1', 4: '3.1.1', 5: '5.0' }[c.protocol_version] || String(c.protocol_version)),
         el('td', {}, el('span', { class: 'badge ' + (c.connected ? 'ok' : 'off') }, c.connected ? 'connected' : 'offline')),
         el('td', { class: 'num' }, fmtNum(c.inflight)), el('td', { class: 'num' }, fmtNum(c.queued)),
-        el('td', { class: 'num' }, fmtBytes(c.memory_bytes)), el('td', { class: 'num' }, fmtNum(c.subscriptions)),
+        el('td', { class: 'num' }, fmtBytes(c.buffered_bytes)), el('td', { class: 'num' }, fmtNum(c.subscriptions)),
         el('td', { class: 'num' }, fmtNum(sum(c.messages_in_by_qos))), el('td', { class: 'num' }, fmtNum(sum(c.messages_out_by_qos))),
         el('td', {}, kick, ' ', trace));
     }));

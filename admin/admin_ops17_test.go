@@ -1,0 +1,96 @@
+package admin
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/roostmq/roost/broker"
+	"github.com/roostmq/roost/client"
+	"github.com/roostmq/roost/packet"
+)
+
+// The clients list names the bytes held for a client for what they are:
+// buffered_bytes, pending + queued + inflight payloads (it was memory_bytes,
+// which read as the process's memory).
+func TestOps17BufferedBytes(t *testing.T) {
+	e := newEnv(t, Config{})
+	ctx := context.Background()
+	sub, err := client.Dial(ctx, e.mqtt, &client.Options{ClientID: "buf-sub", Version: packet.V5, CleanStart: true,
+		SessionExpiry: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sub.Subscribe(ctx, client.Subscription{Filter: "buf/#", QoS: 1}); err != nil {
+		t.Fatal(err)
+	}
+	_ = sub.Close()
+	waitFor(t, "buf-sub offline", func() bool {
+		ci, ok := e.srv.Client("buf-sub")
+		return ok && !ci.Connected
+	})
+	pub := e.client("buf-pub", packet.V5, nil)
+	if err := pub.Publish(ctx, &client.Message{Topic: "buf/x", Payload: []byte("1234567"), QoS: 1}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the message queued", func() bool {
+		ci, _ := e.srv.Client("buf-sub")
+		return ci.Queued == 1
+	})
+	var list struct {
+		Clients []map[string]any `json:"clients"`
+	}
+	if code := e.do("GET", "/api/v1/clients?prefix=buf-sub", nil, &list); code != 200 || len(list.Clients) != 1 {
+		t.Fatalf("clients: %d %v", code, list)
+	}
+	c := list.Clients[0]
+	if _, ok := c["memory_bytes"]; ok {
+		t.Error("memory_bytes is still in the clients list")
+	}
+	if got, ok := c["buffered_bytes"].(float64); !ok || got != 7 {
+		t.Errorf("buffered_bytes = %v, want 7 (the queued payload)", c["buffered_bytes"])
+	}
+}
+
+func ops17Metrics(t *testing.T, e *env) string {
+	t.Helper()
+	resp, err := http.Get(e.http.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// roost_retained_messages and the API's retained count leave out the
+// broker's own $SYS topics; and there is one gauge of open connections
+// (roost_connections by listener), not a second unlabelled one.
+func TestOps17RetainedCountAndConnectionGauge(t *testing.T) {
+	e := newEnvWith(t, Config{}, func(o *broker.Options) { o.SysInterval = time.Hour })
+	waitFor(t, "$SYS topics retained", func() bool { return len(e.srv.RetainedMessages("$SYS/#")) > 0 })
+	pub := e.client("ret-pub", packet.V311, nil)
+	if err := pub.Publish(context.Background(), &client.Message{Topic: "ret/a", Payload: []byte("x"), QoS: 1, Retain: true}); err != nil {
+		t.Fatal(err)
+	}
+	var st StatsJSON
+	if code := e.do("GET", "/api/v1/stats", nil, &st); code != 200 {
+		t.Fatal(code)
+	}
+	if st.Retained != 1 {
+		t.Errorf("stats retained = %d, want 1 ($SYS not counted)", st.Retained)
+	}
+	text := ops17Metrics(t, e)
+	if !strings.Contains(text, "\nroost_retained_messages 1\n") {
+		t.Errorf("want roost_retained_messages 1 in\n%s", text)
+	}
+	if strings.Contains(text, "roost_clients_connected") {
+		t.Error("roost_clients_connected duplicates roost_connections")
+	}
+	if !strings.Contains(text, `roost_connections{listener="`+e.mqtt+`"} 1`) {
+		t.Errorf("no roost_connections for %s", e.mqtt)
+	}
+}

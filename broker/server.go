@@ -489,6 +489,7 @@ func (s *Server) attach(c *conn, ss *session, present bool, expiry time.Duration
 	ss.version = c.version
 	ss.expiry = expiry
 	ss.window = window
+	prevOwner := ss.owner
 	ss.owner = c.username // persisted by the caller's save
 	ss.epoch++
 	s.fault("claim")
@@ -498,12 +499,16 @@ func (s *Server) attach(c *conn, ss *session, present bool, expiry time.Duration
 		} else {
 			ss.loadLocked()
 		}
-		if s.opts.Authorizer != nil {
-			// What the session holds was authorized for whoever had it
-			// before: every message of it is authorized again for c.
+		// What the session holds was authorized for whoever had it before:
+		// every message of it is authorized again for c. With an
+		// authorizer that may block (an HTTP ACL), only when c is another
+		// user: the same client id and user were authorized when the
+		// messages were routed, and no network call is made under ss.mu.
+		check := s.opts.Authorizer != nil && (prevOwner != c.username || s.asyncReceiver() == nil)
+		if check {
 			ss.recheck = int32(min(ss.queuedLocked(), 1<<31-1))
 		}
-		ss.resumeLocked(c) // before anything new is routed to c [MQTT-4.6.0-1]
+		ss.resumeLocked(c, check) // before anything new is routed to c [MQTT-4.6.0-1]
 	}
 }
 

@@ -28,7 +28,11 @@ type session struct {
 	diskQueued int    // guarded by mu: queued messages on disk only, after loadedUpTo
 	loadedUpTo uint64 // guarded by mu: position of the last record read or kept in memory
 	onDisk     bool   // guarded by mu: inflight and queue are on disk only (offline)
-	nextID     uint16 // guarded by mu
+	// checkResend: the messages in flight are authorized for the
+	// connection before they are resent (claim: the session may have been
+	// another user's). Beside onDisk, in what was padding.
+	checkResend bool   // guarded by mu
+	nextID      uint16 // guarded by mu
 	// recheck is how many messages at the head of the queue (in memory and
 	// on disk) predate the connection that resumed the session: each is
 	// authorized for that connection before it is sent (fillLocked). An
@@ -393,10 +397,11 @@ var errRecordWrite = errors.New("a message record could not be written")
 
 // resumeLocked resends unacknowledged messages in order with DUP set, then
 // fills the window from the queue. [MQTT-4.4.0-1] [MQTT-4.6.0-1]
-// With an authorizer, a message is resent only if c may receive it: the
-// session may have been another user's (only PUBREL, which carries no
-// message, is always resent).
-func (ss *session) resumeLocked(c *conn) {
+// With check, a message is resent only if c may receive it: the session
+// may have been another user's (only PUBREL, which carries no message, is
+// always resent).
+func (ss *session) resumeLocked(c *conn, check bool) {
+	ss.checkResend = check
 	ss.resendLocked(c)
 	ss.fillLocked(c)
 	c.out.wake()
@@ -404,6 +409,10 @@ func (ss *session) resumeLocked(c *conn) {
 
 // resendLocked sends again what is in flight: PUBLISH with DUP, or PUBREL.
 func (ss *session) resendLocked(c *conn) {
+	check := ss.checkResend
+	if !ss.onDisk {
+		ss.checkResend = false // what is in flight is read: checked below
+	}
 	kept := ss.inflight[:0]
 	for _, m := range ss.inflight {
 		if m.released {
@@ -411,7 +420,7 @@ func (ss *session) resendLocked(c *conn) {
 			c.sendPacket(&packet.Pubrel{Ack: packet.Ack{PacketID: m.id}})
 			continue
 		}
-		if !ss.mayDeliverLocked(c, m.msg) {
+		if check && !ss.mayDeliverLocked(c, m.msg) {
 			ss.deleteRecordLocked(m.seq)
 			ss.dropLocked(m.msg, DropNotAuthorized)
 			continue
@@ -424,10 +433,20 @@ func (ss *session) resendLocked(c *conn) {
 }
 
 // mayDeliverLocked asks the authorizer whether c may receive m, which the
-// session got before c resumed it.
+// session got before c resumed it. An authorizer that may block is asked
+// only for what it knows at once (no network call under ss.mu): a message
+// whose answer is not at hand is refused, in the one case that asks it, a
+// session taken over by another user.
 func (ss *session) mayDeliverLocked(c *conn, m *message) bool {
 	a := ss.srv.opts.Authorizer
-	return a == nil || a.Authorize(c.clientID, c.username, AccessReceive, m.topic)
+	if a == nil {
+		return true
+	}
+	if ra := ss.srv.asyncReceiver(); ra != nil {
+		ok, known := ra.TryAuthorizeReceive(c.clientID, c.username, m.topic)
+		return ok && known
+	}
+	return a.Authorize(c.clientID, c.username, AccessReceive, m.topic)
 }
 
 // drop forgets an inflight message the client refused (5.0 PUBREC >= 0x80);

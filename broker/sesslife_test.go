@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -237,4 +238,50 @@ func TestSessLifeNoWillAfterDisconnectThenTakeoverHibernating(t *testing.T) {
 		q.disconnect()
 		waitConns(t, s, 1)
 	}
+}
+
+// slSlowACL is slSecretACL as an authorizer whose answers may need a
+// network call: it knows its answers for "victim" at once, none for anyone
+// else, and counts the calls that would block.
+type slSlowACL struct {
+	slSecretACL
+	blocking *atomic.Int32
+}
+
+func (a slSlowACL) Authorize(id, user string, acc Access, name string) bool {
+	if acc == AccessReceive {
+		a.blocking.Add(1)
+	}
+	return a.slSecretACL.Authorize(id, user, acc, name)
+}
+
+func (a slSlowACL) TryAuthorizeReceive(_, user, name string) (allowed, known bool) {
+	if user != "victim" {
+		return false, false
+	}
+	return a.slSecretACL.Authorize("", user, AccessReceive, name), true
+}
+
+func (slSlowACL) ReceiveMayBlock() bool { return true }
+
+// With an authorizer that may block, resuming a session makes no blocking
+// call under the session's lock: another user gets only what the answers
+// at hand allow (here none), never the rest.
+func TestSessLifeResumedDeliveriesBlockingAuthorizer(t *testing.T) {
+	var blocking atomic.Int32
+	s, addr := startServer(t, func(o *Options) {
+		acl := slSlowACL{blocking: &blocking}
+		o.Authenticator, o.Authorizer = slAnyLogin{}, acl
+		o.Sessions.TakeoverAnyUser = true
+		o.Limits.MaxInflight = 1
+	})
+	slVictimSession(t, s, addr, packet.V5)
+	before := blocking.Load()
+	c := persistent("vic", packet.V5, 300)
+	c.UsernameFlag, c.Username = true, []byte("thief")
+	thief, ack := connect(t, addr, packet.V5, c)
+	eq(t, "session present", ack.SessionPresent, true)
+	thief.expectNothing(quiet)
+	eq(t, "blocking receive checks at resume", blocking.Load()-before, int32(0))
+	thief.disconnect()
 }

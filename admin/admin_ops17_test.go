@@ -11,6 +11,7 @@ import (
 	"github.com/roostmq/roost/broker"
 	"github.com/roostmq/roost/client"
 	"github.com/roostmq/roost/packet"
+	"github.com/roostmq/roost/store"
 )
 
 // The clients list names the bytes held for a client for what they are:
@@ -92,5 +93,75 @@ func TestOps17RetainedCountAndConnectionGauge(t *testing.T) {
 	}
 	if !strings.Contains(text, `roost_connections{listener="`+e.mqtt+`"} 1`) {
 		t.Errorf("no roost_connections for %s", e.mqtt)
+	}
+}
+
+// ops17Disk opens a disk store in a test directory.
+func ops17Disk(t *testing.T, dir string) *store.Disk {
+	t.Helper()
+	d, err := store.OpenDisk(dir, store.DiskOptions{Sync: store.SyncAlways})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// DELETE /api/v1/clients/{id} ends an offline session with its durable
+// state; a connected one is 409, an unknown one 404.
+func TestOps17DeleteSession(t *testing.T) {
+	st := ops17Disk(t, t.TempDir())
+	e := newEnvWith(t, Config{}, func(o *broker.Options) { o.Store = st })
+	ctx := context.Background()
+	sub, err := client.Dial(ctx, e.mqtt, &client.Options{ClientID: "del-sub", Version: packet.V5, CleanStart: true,
+		SessionExpiry: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sub.Subscribe(ctx, client.Subscription{Filter: "del/#", QoS: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if code := e.do("DELETE", "/api/v1/clients/del-sub", nil, nil); code != http.StatusConflict {
+		t.Errorf("delete while connected: %d, want 409", code)
+	}
+	_ = sub.Close()
+	waitFor(t, "del-sub offline", func() bool {
+		ci, ok := e.srv.Client("del-sub")
+		return ok && !ci.Connected
+	})
+	pub := e.client("del-pub", packet.V5, nil)
+	if err := pub.Publish(ctx, &client.Message{Topic: "del/x", Payload: []byte("queued"), QoS: 1}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the message stored for del-sub", func() bool {
+		recs, err := st.LoadMessages("del-sub", 0, 0)
+		return err == nil && len(recs) == 1
+	})
+	if code := e.do("DELETE", "/api/v1/clients/del-sub", nil, nil); code != 200 {
+		t.Fatalf("delete: %d", code)
+	}
+	if code := e.do("GET", "/api/v1/clients/del-sub", nil, nil); code != 404 {
+		t.Errorf("after delete: GET %d, want 404", code)
+	}
+	if code := e.do("DELETE", "/api/v1/clients/del-sub", nil, nil); code != 404 {
+		t.Errorf("second delete: %d, want 404", code)
+	}
+	if code := e.do("DELETE", "/api/v1/clients/nobody", nil, nil); code != 404 {
+		t.Errorf("unknown: %d, want 404", code)
+	}
+	sessions, err := st.LoadSessions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sessions {
+		if s.ClientID == "del-sub" {
+			t.Error("the store still has the session")
+		}
+	}
+	if recs, err := st.LoadMessages("del-sub", 0, 0); err != nil || len(recs) != 0 {
+		t.Errorf("the store still has %d messages (%v)", len(recs), err)
+	}
+	// Nothing is delivered to it any more: the subscription is gone.
+	if subs := e.srv.Subscriptions("del-sub"); len(subs) != 0 {
+		t.Errorf("subscriptions left: %v", subs)
 	}
 }

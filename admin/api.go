@@ -28,6 +28,7 @@ var routes = []route{
 	{"GET", "/api/v1/stats", (*Server).getStats},
 	{"GET", "/api/v1/clients", (*Server).listClients},
 	{"GET", "/api/v1/clients/{id}", (*Server).getClient},
+	{"DELETE", "/api/v1/clients/{id}", (*Server).deleteClient},
 	{"POST", "/api/v1/clients/{id}/kick", (*Server).kickClient},
 	{"GET", "/api/v1/clients/{id}/trace", (*Server).getTrace},
 	{"PUT", "/api/v1/clients/{id}/trace", (*Server).putTrace},
@@ -285,6 +286,26 @@ func (s *Server) kickClient(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("admin: client kicked", "client", id, "by", r.RemoteAddr)
 	writeJSON(w, http.StatusOK, map[string]any{"kicked": id})
+}
+
+// deleteClient deletes an offline session with its stored state: 409 while
+// its client is connected, 404 for an unknown client id.
+func (s *Server) deleteClient(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	switch err := s.opts.Broker.DeleteSession(id); {
+	case err == nil:
+	case errors.Is(err, broker.ErrNoSuchSession):
+		writeError(w, http.StatusNotFound, "no session for client id "+strconv.Quote(id))
+		return
+	case errors.Is(err, broker.ErrSessionConnected):
+		writeError(w, http.StatusConflict, "client "+strconv.Quote(id)+" is connected: kick it first")
+		return
+	default:
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	s.log.Info("admin: session deleted", "client", id, "by", r.RemoteAddr)
+	writeJSON(w, http.StatusOK, map[string]any{"deleted": id})
 }
 
 // TraceJSON is the body of GET and PUT /api/v1/clients/{id}/trace.

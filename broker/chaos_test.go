@@ -75,6 +75,11 @@ func TestChaos(t *testing.T) {
 		}
 		seed = v
 	}
+	if os.Getenv("ROOST_CHAOS_HEAPPROF") != "" {
+		old := runtime.MemProfileRate
+		runtime.MemProfileRate = 1 // every allocation: the heap is small
+		t.Cleanup(func() { runtime.MemProfileRate = old })
+	}
 	fmt.Fprintf(os.Stderr, "TestChaos: seed %d (replay with ROOST_CHAOS_SEED=%d)\n", seed, seed)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -239,7 +244,7 @@ func (g *goodClient) publishLoop(stop <-chan struct{}, n int, interval time.Dura
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	limit := int64(len(g.counts)) // the receiver's bookkeeping is as long as ours
-	for seq := int64(0); seq < limit; seq++ {
+	for seq := g.sent.Load(); seq < limit; seq++ {
 		select {
 		case <-stop:
 			return
@@ -280,20 +285,26 @@ func runChaos(t *testing.T, cfg chaosConfig, seed uint64) {
 	for i := range good {
 		good[i] = connectGood(t, b, i, maxMsgs)
 	}
-	stopGood := make(chan struct{})
+	// The well-behaved clients publish in two periods: before the baseline
+	// and during the storm. Both measurements of the heap are taken with
+	// them idle, their connections in the same state.
+	var stopGood chan struct{}
 	var goodWG sync.WaitGroup
-	for _, g := range good {
-		goodWG.Add(1)
-		go func() { defer goodWG.Done(); g.publishLoop(stopGood, cfg.good, cfg.interval) }()
-	}
-	stopped := false
-	stopGoodOnce := func() {
-		if !stopped {
-			stopped = true
-			close(stopGood)
-			goodWG.Wait()
+	startGood := func() {
+		stopGood = make(chan struct{})
+		for _, g := range good {
+			goodWG.Add(1)
+			go func() { defer goodWG.Done(); g.publishLoop(stopGood, cfg.good, cfg.interval) }()
 		}
 	}
+	stopGoodOnce := func() {
+		if stopGood != nil {
+			close(stopGood)
+			goodWG.Wait()
+			stopGood = nil
+		}
+	}
+	startGood()
 	defer func() {
 		stopGoodOnce()
 		for _, g := range good {
@@ -319,12 +330,15 @@ func runChaos(t *testing.T, cfg chaosConfig, seed uint64) {
 	warm.start()
 	warm.wait(t, cfg.storm/5+15*time.Second)
 	waitUntil(t, "warm-up sessions to end", 15*time.Second, func() bool { return broker.SessionCountForTest(b.s) <= cfg.good })
+	stopGoodOnce()
+	time.Sleep(chaosSettle) // a measurement condition: idle connections hibernate
 	baseGoroutines := waitSteadyGoroutines()
 	baseHeap := heapAfterGC()
 	chaosHeapProfile(t, "before")
 	baseSessions := broker.SessionCountForTest(b.s)
 	t.Logf("baseline after the warm-up storm (%s): heap %d KiB, %d goroutines, %d sessions", warm.summary(), baseHeap>>10, baseGoroutines, baseSessions)
 	takeSamples(good) // the warm-up's latencies are not judged
+	startGood()
 	wd := startWatchdog()
 
 	run := newChaosRun(b, seed, cfg.clients, cfg.storm)
@@ -404,6 +418,7 @@ func runChaos(t *testing.T, cfg chaosConfig, seed uint64) {
 	// heap returns to its size before the storm.
 	waitUntil(t, "chaos sessions to end", 15*time.Second, func() bool { return broker.SessionCountForTest(b.s) <= baseSessions })
 	waitUntil(t, "goroutines to end", 15*time.Second, func() bool { return runtime.NumGoroutine() <= baseGoroutines })
+	time.Sleep(chaosSettle) // the same measurement condition as the baseline's
 	var heap uint64
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -576,6 +591,11 @@ func waitSteadyGoroutines() int {
 
 // chaosP99 is the latency bound of the well-behaved clients.
 const chaosP99 = 50 * time.Millisecond
+
+// chaosSettle is how long the test lets the broker's idle connections
+// settle (hibernate, drop their buffers) before it measures the heap; it is
+// above the HibernateAfter of startChaosBroker.
+const chaosSettle = 3 * time.Second
 
 // chaosMinJudged is how many deliveries outside CPU starvation a p99 needs
 // to be judged.

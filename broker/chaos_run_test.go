@@ -621,3 +621,31 @@ func (r *chaosRun) retainedAll() {
 	_, _ = c.await(packet.PINGRESP)
 	_ = c.send(&packet.Disconnect{})
 }
+
+// flushMatchCache makes the broker's match cache drop what it holds: a
+// subscription change starts a new generation, and a publish on a name of
+// each shard then empties that shard. A stale entry pins the sessions it
+// names, ended ones included, with whatever they still reference, until its
+// shard is next written; measured without this, the heap after a storm
+// depends on which shards the last publishes happened to touch.
+func (r *chaosRun) flushMatchCache() {
+	nc, err := net.DialTimeout("tcp", r.b.tcp, 3*time.Second)
+	if err != nil {
+		return
+	}
+	c := &cconn{nc: nc, v: packet.V5, r: packet.NewReader(nc, 512, 0)}
+	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	defer c.close()
+	_ = c.send(&packet.Connect{Version: c.v, ClientID: []byte("chaos-flush"), CleanStart: true})
+	if _, err := c.await(packet.CONNACK); err != nil {
+		return
+	}
+	_ = c.send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: []byte("flush/none")}}})
+	_, _ = c.await(packet.SUBACK)
+	for k := range 256 {
+		_ = c.send(&packet.Publish{Topic: []byte("flush/" + strconv.Itoa(k))})
+	}
+	_ = c.send(&packet.Pingreq{})
+	_, _ = c.await(packet.PINGRESP)
+	_ = c.send(&packet.Disconnect{})
+}

@@ -333,6 +333,7 @@ func runChaos(t *testing.T, cfg chaosConfig, seed uint64) {
 	stopGoodOnce()
 	time.Sleep(chaosSettle) // a measurement condition: idle connections hibernate
 	baseGoroutines := waitSteadyGoroutines()
+	warm.flushMatchCache()
 	baseHeap := heapAfterGC()
 	chaosHeapProfile(t, "before")
 	baseSessions := broker.SessionCountForTest(b.s)
@@ -422,6 +423,7 @@ func runChaos(t *testing.T, cfg chaosConfig, seed uint64) {
 	var heap uint64
 	deadline := time.Now().Add(15 * time.Second)
 	for {
+		run.flushMatchCache()
 		heap = heapAfterGC()
 		if heap <= baseHeap+baseHeap/10 || time.Now().After(deadline) {
 			break

@@ -640,7 +640,9 @@ func (r *chaosRun) flushMatchCache() {
 	if _, err := c.await(packet.CONNACK); err != nil {
 		return
 	}
-	_ = c.send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: []byte("flush/none")}}})
+	// Results with no subscriber are not cached: these names match this
+	// client, so each publish stores an entry and empties its shard.
+	_ = c.send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: []byte("flush/#")}}})
 	_, _ = c.await(packet.SUBACK)
 	for k := range 256 {
 		_ = c.send(&packet.Publish{Topic: []byte("flush/" + strconv.Itoa(k))})

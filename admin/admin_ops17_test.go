@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -163,5 +164,109 @@ func TestOps17DeleteSession(t *testing.T) {
 	// Nothing is delivered to it any more: the subscription is gone.
 	if subs := e.srv.Subscriptions("del-sub"); len(subs) != 0 {
 		t.Errorf("subscriptions left: %v", subs)
+	}
+}
+
+func ops17StoredFilters(t *testing.T, st store.Store, id string) []string {
+	t.Helper()
+	sessions, err := st.LoadSessions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, s := range sessions {
+		if s.ClientID == id {
+			for _, sub := range s.Subscriptions {
+				out = append(out, sub.Filter)
+			}
+		}
+	}
+	return out
+}
+
+// POST and DELETE /api/v1/clients/{id}/subscriptions change a session's
+// subscriptions as its own SUBSCRIBE and UNSUBSCRIBE would: live in the
+// index, saved in the store.
+func TestOps17SubscribeOnBehalf(t *testing.T) {
+	st := ops17Disk(t, t.TempDir())
+	e := newEnvWith(t, Config{}, func(o *broker.Options) { o.Store = st })
+	ctx := context.Background()
+	got := make(chan *client.Message, 4)
+	live, err := client.Dial(ctx, e.mqtt, &client.Options{ClientID: "sob-live", Version: packet.V5, CleanStart: true,
+		SessionExpiry: time.Hour, OnMessage: func(m *client.Message) { got <- m }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = live.Close() })
+	_ = e.client("sob-311", packet.V311, nil)
+	pub := e.client("sob-pub", packet.V5, nil)
+	if err := pub.Publish(ctx, &client.Message{Topic: "sob/kept", Payload: []byte("r"), QoS: 1, Retain: true}); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		id   string
+		body any
+		want int
+	}{
+		{"sob-live", map[string]any{"filter": "sob/#/x", "qos": 1}, 400},
+		{"sob-live", map[string]any{"filter": "", "qos": 1}, 400},
+		{"sob-live", map[string]any{"filter": "sob/+", "qos": 3}, 400},
+		{"sob-live", map[string]any{"filter": "$share/g/sob/+", "no_local": true}, 400},
+		{"sob-311", map[string]any{"filter": "sob/+", "subscription_id": 7}, 400},
+		{"sob-live", map[string]any{"filter": "sob/+", "bogus": 1}, 400},
+		{"nobody", map[string]any{"filter": "sob/+"}, 404},
+	} {
+		if code := e.do("POST", "/api/v1/clients/"+tc.id+"/subscriptions", tc.body, nil); code != tc.want {
+			t.Errorf("%s %v: %d, want %d", tc.id, tc.body, code, tc.want)
+		}
+	}
+
+	var sj SubscriptionJSON
+	if code := e.do("POST", "/api/v1/clients/sob-live/subscriptions",
+		map[string]any{"filter": "sob/+", "qos": 1, "subscription_id": 9}, &sj); code != 200 {
+		t.Fatalf("subscribe: %d", code)
+	}
+	if sj.Filter != "sob/+" || sj.QoS != 1 || sj.ClientID != "sob-live" {
+		t.Errorf("answer %+v", sj)
+	}
+	// Retain handling 0: the retained message comes first.
+	select {
+	case m := <-got:
+		if m.Topic != "sob/kept" || !m.Retain {
+			t.Errorf("first message %s retain=%v, want the retained sob/kept", m.Topic, m.Retain)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no retained message after subscribing on behalf")
+	}
+	if err := pub.Publish(ctx, &client.Message{Topic: "sob/a", Payload: []byte("live"), QoS: 1}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-got:
+		if m.Topic != "sob/a" || m.QoS != 1 {
+			t.Errorf("got %s QoS %d", m.Topic, m.QoS)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the subscription made through the API delivers nothing")
+	}
+	if f := ops17StoredFilters(t, st, "sob-live"); len(f) != 1 || f[0] != "sob/+" {
+		t.Errorf("stored filters %v, want [sob/+]", f)
+	}
+
+	if code := e.do("DELETE", "/api/v1/clients/sob-live/subscriptions?filter="+url.QueryEscape("sob/+"), nil, nil); code != 200 {
+		t.Fatalf("unsubscribe: %d", code)
+	}
+	if f := ops17StoredFilters(t, st, "sob-live"); len(f) != 0 {
+		t.Errorf("stored filters after unsubscribe %v", f)
+	}
+	if code := e.do("DELETE", "/api/v1/clients/sob-live/subscriptions?filter="+url.QueryEscape("sob/+"), nil, nil); code != 404 {
+		t.Errorf("second unsubscribe: %d, want 404", code)
+	}
+	if code := e.do("DELETE", "/api/v1/clients/sob-live/subscriptions", nil, nil); code != 400 {
+		t.Errorf("unsubscribe without filter: %d, want 400", code)
+	}
+	if subs := e.srv.Subscriptions("sob-live"); len(subs) != 0 {
+		t.Errorf("index still has %v", subs)
 	}
 }

@@ -30,6 +30,8 @@ var routes = []route{
 	{"GET", "/api/v1/clients/{id}", (*Server).getClient},
 	{"DELETE", "/api/v1/clients/{id}", (*Server).deleteClient},
 	{"POST", "/api/v1/clients/{id}/kick", (*Server).kickClient},
+	{"POST", "/api/v1/clients/{id}/subscriptions", (*Server).subscribeClient},
+	{"DELETE", "/api/v1/clients/{id}/subscriptions", (*Server).unsubscribeClient},
 	{"GET", "/api/v1/clients/{id}/trace", (*Server).getTrace},
 	{"PUT", "/api/v1/clients/{id}/trace", (*Server).putTrace},
 	{"GET", "/api/v1/traces", (*Server).listTraces},
@@ -306,6 +308,69 @@ func (s *Server) deleteClient(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("admin: session deleted", "client", id, "by", r.RemoteAddr)
 	writeJSON(w, http.StatusOK, map[string]any{"deleted": id})
+}
+
+// SubscribeJSON is the body of POST /api/v1/clients/{id}/subscriptions.
+type SubscribeJSON struct {
+	Filter            string `json:"filter"`
+	QoS               byte   `json:"qos"`
+	NoLocal           bool   `json:"no_local"`
+	RetainAsPublished bool   `json:"retain_as_published"`
+	RetainHandling    byte   `json:"retain_handling"`
+	ID                uint32 `json:"subscription_id"`
+}
+
+// subscribeClient subscribes a session, connected or not, on its client's
+// behalf; saved like the client's own SUBSCRIBE.
+func (s *Server) subscribeClient(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	var b SubscribeJSON
+	if !readJSON(w, r, &b) {
+		return
+	}
+	err := s.opts.Broker.SubscribeFor(id, broker.SubscriptionInfo{Filter: b.Filter, QoS: b.QoS, NoLocal: b.NoLocal,
+		RetainAsPublished: b.RetainAsPublished, RetainHandling: b.RetainHandling, ID: b.ID})
+	if !s.sessionError(w, id, err) {
+		return
+	}
+	s.log.Info("admin: subscribed on behalf", "client", id, "filter", b.Filter, "qos", b.QoS, "by", r.RemoteAddr)
+	writeJSON(w, http.StatusOK, subscriptionJSON(broker.SubscriptionInfo{ClientID: id, Filter: b.Filter, QoS: b.QoS,
+		NoLocal: b.NoLocal, RetainAsPublished: b.RetainAsPublished, RetainHandling: b.RetainHandling, ID: b.ID}))
+}
+
+// unsubscribeClient: ?filter=, the subscription's filter exactly.
+func (s *Server) unsubscribeClient(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	filter := r.URL.Query().Get("filter")
+	if filter == "" {
+		writeError(w, http.StatusBadRequest, "filter: missing")
+		return
+	}
+	if !s.sessionError(w, id, s.opts.Broker.UnsubscribeFor(id, filter)) {
+		return
+	}
+	s.log.Info("admin: unsubscribed on behalf", "client", id, "filter", filter, "by", r.RemoteAddr)
+	writeJSON(w, http.StatusOK, map[string]string{"client_id": id, "unsubscribed": filter})
+}
+
+// sessionError answers err of a change to a session; it reports whether err
+// was nil.
+func (s *Server) sessionError(w http.ResponseWriter, id string, err error) bool {
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, broker.ErrNoSuchSession):
+		writeError(w, http.StatusNotFound, "no session for client id "+strconv.Quote(id))
+	case errors.Is(err, broker.ErrNoSuchSubscription):
+		writeError(w, http.StatusNotFound, "client "+strconv.Quote(id)+" has no such subscription")
+	case errors.Is(err, broker.ErrBadSubscription):
+		writeError(w, http.StatusBadRequest, strings.TrimPrefix(err.Error(), "broker: "))
+	case errors.Is(err, broker.ErrServerClosed):
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+	default:
+		writeError(w, http.StatusInternalServerError, err.Error())
+	}
+	return false
 }
 
 // TraceJSON is the body of GET and PUT /api/v1/clients/{id}/trace.

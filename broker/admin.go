@@ -2,12 +2,14 @@ package broker
 
 import (
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/roostmq/roost/packet"
+	"github.com/roostmq/roost/topic"
 )
 
 // This file is the broker's read-only introspection for operators (package
@@ -21,6 +23,14 @@ var ErrNoSuchClient = errors.New("broker: no such client connected")
 
 // ErrNoSuchSession is returned for a client id with no session.
 var ErrNoSuchSession = errors.New("broker: no such session")
+
+// ErrNoSuchSubscription is returned by UnsubscribeFor for a filter the
+// session does not have.
+var ErrNoSuchSubscription = errors.New("broker: no such subscription")
+
+// ErrBadSubscription wraps why SubscribeFor refused a filter or its
+// options.
+var ErrBadSubscription = errors.New("broker: bad subscription")
 
 // ErrSessionConnected is returned by DeleteSession for a session whose
 // client is connected (or an in-process subscriber's).
@@ -294,6 +304,119 @@ func (s *Server) deleteSessionLocked(clientID string) (*ending, error) {
 		return nil, ErrSessionConnected
 	}
 	return s.endLocked(ss), nil
+}
+
+// SubscribeFor subscribes a client's session, connected or not, as its own
+// SUBSCRIBE would: the subscription joins the index and is saved with the
+// session (undone if the save fails), and retained messages follow its
+// retain handling (QoS 0 ones are not kept for an offline session). The
+// operator is trusted: the Authorizer is not asked about the filter and
+// the subscription-count limit does not apply, but every delivery is still
+// authorized for the session's user as usual. The filter must be valid
+// and within the topic limits; a subscription identifier needs an MQTT 5
+// session. sub.ClientID is ignored.
+func (s *Server) SubscribeFor(clientID string, sub SubscriptionInfo) error {
+	if !s.work.enter() {
+		return ErrServerClosed
+	}
+	defer s.work.leave()
+	lim := s.limits()
+	_, _, shared, err := topic.ParseShared(sub.Filter)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: filter: %v", ErrBadSubscription, err)
+	case topic.CheckLimits(sub.Filter, lim.MaxTopicLength, lim.MaxTopicLevels) != nil:
+		return fmt.Errorf("%w: filter: %v", ErrBadSubscription, topic.CheckLimits(sub.Filter, lim.MaxTopicLength, lim.MaxTopicLevels))
+	case sub.QoS > 2:
+		return fmt.Errorf("%w: qos: want 0, 1 or 2", ErrBadSubscription)
+	case sub.RetainHandling > 2:
+		return fmt.Errorf("%w: retain_handling: want 0, 1 or 2", ErrBadSubscription)
+	case shared && sub.NoLocal:
+		return fmt.Errorf("%w: no_local on a shared subscription", ErrBadSubscription) // [MQTT-3.8.3-4]
+	case sub.ID > 268435455:
+		return fmt.Errorf("%w: subscription_id: at most 268435455", ErrBadSubscription)
+	}
+	ss := s.adminSession(clientID)
+	if ss == nil {
+		return ErrNoSuchSession
+	}
+	ss.mu.Lock()
+	v5 := ss.version == packet.V5
+	ss.mu.Unlock()
+	if sub.ID != 0 && !v5 {
+		return fmt.Errorf("%w: subscription_id needs an MQTT 5 session", ErrBadSubscription)
+	}
+	o := topic.Options{QoS: sub.QoS, NoLocal: sub.NoLocal, RetainAsPublished: sub.RetainAsPublished,
+		RetainHandling: sub.RetainHandling, ID: sub.ID, Tag: recvAsk}
+	u, ok := ss.subscribe(sub.Filter, o)
+	if !ok {
+		return ErrNoSuchSession
+	}
+	if err := s.saveSession(ss); err != nil {
+		ss.undoSubs([]subUndo{u})
+		return err
+	}
+	if h := s.opts.Hooks.OnSubscribe; h != nil {
+		h(clientID, sub.Filter, sub.QoS)
+	}
+	// Retain handling: 0 always, 1 only for a new subscription, 2 never;
+	// never for a shared subscription. [MQTT-3.3.1-9] [MQTT-3.3.1-10] [MQTT-3.3.1-11]
+	if !shared && (o.RetainHandling == 0 || (o.RetainHandling == 1 && !u.existed)) {
+		var ids []uint32
+		if o.ID != 0 {
+			ids = []uint32{o.ID}
+		}
+		user := ss.username()
+		for _, m := range s.matchRetained(sub.Filter) {
+			if a := s.opts.Authorizer; a != nil && !a.Authorize(clientID, user, AccessReceive, m.topic) {
+				continue
+			}
+			if w := ss.deliver(m, min(m.qos, o.QoS), true, ids); w != nil {
+				w.out.wake()
+			}
+		}
+	}
+	return nil
+}
+
+// UnsubscribeFor removes a subscription from a client's session, connected
+// or not, as its own UNSUBSCRIBE would, and saves the session (restoring
+// the subscription if the save fails).
+func (s *Server) UnsubscribeFor(clientID, filter string) error {
+	if !s.work.enter() {
+		return ErrServerClosed
+	}
+	defer s.work.leave()
+	ss := s.adminSession(clientID)
+	if ss == nil {
+		return ErrNoSuchSession
+	}
+	u, ok := ss.unsubscribe(filter)
+	if !ok {
+		return ErrNoSuchSubscription
+	}
+	if err := s.saveSession(ss); err != nil {
+		ss.undoSubs([]subUndo{u})
+		return err
+	}
+	return nil
+}
+
+// adminSession returns the live session of a client id, nil when there is
+// none (in-process subscribers have none).
+func (s *Server) adminSession(clientID string) *session {
+	s.mu.Lock()
+	ss := s.sessions[clientID]
+	s.mu.Unlock()
+	if ss == nil {
+		return nil
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.ended || ss.local != nil {
+		return nil
+	}
+	return ss
 }
 
 // Subscriptions lists the client subscriptions (in-process subscribers

@@ -60,6 +60,7 @@ type conn struct {
 	version    packet.Version // set during CONNECT
 	problemOff bool           // set during CONNECT: client sent Request Problem Information 0
 	disconnect bool           // reader only: a DISCONNECT arrived
+	reasonSent bool           // reader only: a DISCONNECT or refusing CONNACK was queued: linger before closing
 	keepAlive  uint16         // set during CONNECT
 	aliasMax   uint16         // set during CONNECT: client's Topic Alias Maximum
 
@@ -284,12 +285,16 @@ func (c *conn) finish(err error) {
 	if c.sess != nil && c.version == packet.V5 && code != 0 && !c.disconnect && !isNetErr(err) {
 		// [MQTT-4.13.1-1] a 5.0 peer learns why it is being disconnected.
 		c.sendPacket(&packet.Disconnect{ReasonCode: code})
+		c.reasonSent = !c.kicked.Load() // a kick closed the read side: nothing to drain
 	}
 	if err != nil && !errors.Is(err, io.EOF) && !isNetErr(err) {
 		c.srv.log.Debug("closing connection", "client", c.clientID, "remote", c.nc.RemoteAddr().String(), "err", err)
 	}
 	c.out.closeQueue()
-	c.wg.Wait()
+	c.wg.Wait() // the writer has flushed and half-closed
+	if c.reasonSent {
+		c.linger()
+	}
 	c.fail(err)
 	c.releaseGuards()
 	if c.sess != nil {

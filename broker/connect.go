@@ -75,6 +75,7 @@ func (c *conn) refuse(code packet.ReasonCode) {
 		v = packet.V311
 	}
 	c.send(func(b []byte) []byte { return ack.Append(b, v) })
+	c.reasonSent = true
 }
 
 // checkConnect validates CONNECT and authenticates the client, running an

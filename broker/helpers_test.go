@@ -106,10 +106,16 @@ func (p *peer) sendRaw(b []byte) {
 }
 
 // read returns the next packet, or an error (io.EOF when the broker closed).
+// At the end of the stream the peer closes its socket, as a client does:
+// the broker, which half-closes after a reason and drains until then
+// (linger.go), then closes at once.
 func (p *peer) read(timeout time.Duration) (packet.Packet, error) {
 	_ = p.nc.SetReadDeadline(time.Now().Add(timeout))
 	first, body, err := p.r.Read()
 	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			_ = p.nc.Close()
+		}
 		return nil, err
 	}
 	pk, err := packet.Decode(first, body, p.v)

@@ -164,8 +164,8 @@ func (ss *session) infoLocked(withSubs bool) ClientInfo {
 			ci.BufferedBytes += len(m.msg.payload)
 		}
 	}
-	for i, n := range ss.dropped {
-		if n > 0 {
+	for i := range DropReason(numDropReasons) {
+		if n := ss.droppedLocked(i); n > 0 {
 			if ci.Dropped == nil {
 				ci.Dropped = map[string]uint64{}
 			}

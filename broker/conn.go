@@ -322,9 +322,14 @@ func isNetErr(err error) bool {
 // kick closes the connection from another goroutine, first sending a 5.0
 // DISCONNECT with code.
 func (c *conn) kick(code packet.ReasonCode) {
-	if !c.kicked.CompareAndSwap(false, true) {
-		return
+	if c.kicked.CompareAndSwap(false, true) {
+		c.closeKicked(code)
 	}
+}
+
+// closeKicked is kick's work, for a caller that set kicked itself (once
+// per connection: at most one goroutine is started to close it).
+func (c *conn) closeKicked(code packet.ReasonCode) {
 	// Only after CONNACK [MQTT-3.14.0-1]; before it, c.version is the reader's.
 	if c.accepted.Load() && c.version == packet.V5 && code != 0 {
 		c.sendPacket(&packet.Disconnect{ReasonCode: code})

@@ -321,8 +321,11 @@ func (c *conn) containWriter() {
 // it rarely gets through). Its writer is stuck in a write to a socket the
 // client does not read, so draining the queue, as kick alone does, would
 // keep the connection until WriteTimeout: the socket is closed at once.
+// The caller set kicked: one goroutine per connection, however many
+// messages are dropped meanwhile.
 func (c *conn) dropSlow() {
-	c.kick(packet.QuotaExceeded)
+	c.srv.fault("slow consumer")
+	c.closeKicked(packet.QuotaExceeded)
 	c.fail(packet.QuotaExceeded)
 }
 

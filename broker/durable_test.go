@@ -192,7 +192,7 @@ func TestDurableOfflineQueueOnDisk(t *testing.T) {
 	ss := s.sessions["q"]
 	s.mu.Unlock()
 	ss.mu.Lock()
-	inMem, total, dropped := len(ss.queue)+len(ss.inflight), ss.queuedLocked(), ss.dropped[DropQueueFull]
+	inMem, total, dropped := len(ss.queue)+len(ss.inflight), ss.queuedLocked(), ss.droppedLocked(DropQueueFull)
 	ss.mu.Unlock()
 	eq(t, "messages in memory", inMem, 0)
 	eq(t, "queued", total, 5)

@@ -56,7 +56,7 @@ func (s *Server) Subscribe(filter string, fn func(Message)) (unsubscribe func(),
 	ss := newSession(s, "$internal/"+newClientID())
 	ss.local = func(name string, m *message) {
 		ss.mu.Lock()
-		defer ss.mu.Unlock()
+		defer ss.unlock()
 		if ss.ended {
 			return
 		}
@@ -70,7 +70,7 @@ func (s *Server) Subscribe(filter string, fn func(Message)) (unsubscribe func(),
 	// messages (which ss.local queues under ss.mu) behind them.
 	func() {
 		ss.mu.Lock()
-		defer ss.mu.Unlock()
+		defer ss.unlock()
 		s.subs.Subscribe(ss, filter, topic.Options{QoS: 2})
 		if !shared {
 			for _, m := range s.matchRetained(filter) { // [MQTT-3.3.1-9]

@@ -92,7 +92,8 @@ type DenyList struct {
 }
 
 // Hooks observe the broker. Each runs on the goroutine that caused the event
-// and must not block.
+// and must not block. None runs with a lock of the broker held: a hook may
+// call the Server (Client, Kick, ...), for the client it is about too.
 type Hooks struct {
 	OnConnect    func(clientID string, version packet.Version, remote net.Addr)
 	OnDisconnect func(clientID string, err error)

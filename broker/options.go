@@ -70,18 +70,25 @@ type Options struct {
 // Limits bounds what each client may use. Zero means "no limit" only where
 // the comment says so.
 type Limits struct {
-	MaxConnections    int           // 0: unlimited
-	MaxPacketSize     int           // largest packet accepted, bytes
-	ReceiveMaximum    uint16        // inbound QoS 1/2 window Roost advertises
-	MaxInflight       uint16        // outbound window for 3.1.1 clients (5.0 uses the client's Receive Maximum, capped by this)
-	MaxQueuedMessages int           // per session, QoS 1/2 waiting beyond the window; 0: unlimited
-	MaxQueuedBytes    int           // per session, payload bytes of those messages; 0: unlimited
-	QueuePolicy       QueuePolicy   // what happens when a session queue is full
-	MaxPendingBytes   int           // per connection outbound bytes not yet written; QoS 0 beyond it is dropped
-	SlowConsumerAfter time.Duration // a writer blocked this long disconnects the client
-	MaxTopicLength    int           // bytes
-	MaxTopicLevels    int           // in PUBLISH topics, SUBSCRIBE filters and will topics (default 200, as Mosquitto); 0: unlimited
-	MaxSubscriptions  int           // per client, 0: unlimited
+	MaxConnections    int         // 0: unlimited
+	MaxPacketSize     int         // largest packet accepted, bytes
+	ReceiveMaximum    uint16      // inbound QoS 1/2 window Roost advertises
+	MaxInflight       uint16      // outbound window for 3.1.1 clients (5.0 uses the client's Receive Maximum, capped by this)
+	MaxQueuedMessages int         // per session, QoS 1/2 waiting beyond the window; 0: unlimited
+	MaxQueuedBytes    int         // per session, payload bytes of those messages; 0: unlimited
+	QueuePolicy       QueuePolicy // what happens when a session queue is full
+	MaxPendingBytes   int         // per connection outbound bytes not yet written; QoS 0 beyond it is dropped
+	// SlowConsumerAfter: a client whose pending bytes stay over
+	// MaxPendingBytes this long, while QoS 0 messages for it are dropped,
+	// is disconnected as a slow consumer (5.0: DISCONNECT 0x97). QoS 1/2
+	// are bounded by the inflight window and the session queue instead
+	// (MaxQueuedMessages, MaxQueuedBytes, QueuePolicy: choose disconnect to
+	// cut off a QoS 1/2 subscriber that falls behind); any connection whose
+	// write stays blocked for WriteTimeout is closed. 0: never.
+	SlowConsumerAfter time.Duration
+	MaxTopicLength    int // bytes
+	MaxTopicLevels    int // in PUBLISH topics, SUBSCRIBE filters and will topics (default 200, as Mosquitto); 0: unlimited
+	MaxSubscriptions  int // per client, 0: unlimited
 	// MaxKeepAlive is the longest keep alive granted, in seconds; 0: any.
 	// A 5.0 client asking for more, or for 0, gets it as Server Keep Alive;
 	// a 3.1 or 3.1.1 client, which cannot be told, is refused (return code

@@ -480,7 +480,7 @@ func (s *Server) takeOverLocked(ss *session, c *conn, clean bool) (old *conn, en
 // resumed session's messages are read and resent. It releases ss.mu, on
 // a panic too (decoding stored records and encoding resends run here).
 func (s *Server) attach(c *conn, ss *session, present bool, expiry time.Duration, window int, ack *packet.Connack) {
-	defer ss.mu.Unlock()
+	defer ss.unlock()
 	// MQTT 3.1 has no Session Present flag: the byte is reserved (0).
 	ack.SessionPresent = present && c.version != packet.V31
 	c.queueConnack(ack) // before ss.conn is set [MQTT-3.2.0-1]; woken by the caller

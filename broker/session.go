@@ -45,10 +45,18 @@ type session struct {
 	pendWill  *willMsg                       // guarded by mu: a delayed will waiting
 	ended     bool                           // guarded by mu: removed from the server
 	epoch     uint64                         // guarded by mu
-	dropped   [numDropReasons]uint64         // guarded by mu
+	drops     *sessionDrops                  // guarded by mu: nil until a message is dropped
 	lastSeen  time.Time                      // guarded by mu
 	local     func(topic string, m *message) // in-process subscriber callback
 	owner     string                         // guarded by mu: username of the last connection (persisted with the session)
+}
+
+// sessionDrops counts a session's dropped messages and holds the OnDropped
+// calls owed (made by unlock, after mu is released). Most sessions never
+// drop anything, so it is allocated at the first drop.
+type sessionDrops struct {
+	counts [numDropReasons]uint64
+	owed   []dropEvent
 }
 
 // queued is a message waiting for room in the inflight window.
@@ -138,7 +146,7 @@ func (ss *session) deliverVia(m *message, qos byte, retain bool, subIDs []uint32
 		return nil, storedNothing
 	}
 	ss.mu.Lock()
-	defer ss.mu.Unlock()
+	defer ss.unlock()
 	if ss.ended {
 		return nil, storedNothing
 	}
@@ -157,8 +165,9 @@ func (ss *session) deliverVia(m *message, qos byte, retain bool, subIDs []uint32
 			// QoS 0 beyond the pending limit is dropped for this subscriber
 			// alone; one that stays over it is disconnected as a slow consumer.
 			ss.dropLocked(m, DropPendingFull)
-			if lim.SlowConsumerAfter > 0 && c.out.overSince(time.Now()) > lim.SlowConsumerAfter {
-				go c.dropSlow()
+			if lim.SlowConsumerAfter > 0 && c.out.overSince(time.Now()) > lim.SlowConsumerAfter &&
+				c.kicked.CompareAndSwap(false, true) {
+				go c.dropSlow() // once per connection: kicked was set here
 			}
 		}
 		return wakeIf(c, wake), storedNothing
@@ -260,8 +269,8 @@ func (ss *session) enqueueLocked(q queued) (w *conn, ok bool) {
 			return nil, true
 		case Disconnect:
 			ss.dropLocked(q.msg, DropQueueFull)
-			if ss.conn != nil {
-				go ss.conn.kick(packet.QuotaExceeded)
+			if c := ss.conn; c != nil && c.kicked.CompareAndSwap(false, true) {
+				go c.closeKicked(packet.QuotaExceeded) // once per connection
 			}
 			return nil, true
 		default:
@@ -284,10 +293,43 @@ func (ss *session) enqueueLocked(q queued) (w *conn, ok bool) {
 }
 
 func (ss *session) dropLocked(m *message, why DropReason) {
-	ss.dropped[why]++
+	if ss.drops == nil {
+		ss.drops = &sessionDrops{}
+	}
+	ss.drops.counts[why]++
 	ss.srv.stats.dropped[why].Add(1)
-	if h := ss.srv.opts.Hooks.OnDropped; h != nil {
-		h(ss.id, m.topic, why)
+	if ss.srv.opts.Hooks.OnDropped != nil {
+		// Called by unlock, after mu is released: the hook may call back
+		// into the Server for this client. [review L4]
+		ss.drops.owed = append(ss.drops.owed, dropEvent{m.topic, why})
+	}
+}
+
+// droppedLocked is how many messages of this session were dropped for why.
+func (ss *session) droppedLocked(why DropReason) uint64 {
+	if ss.drops == nil {
+		return 0
+	}
+	return ss.drops.counts[why]
+}
+
+// dropEvent is an OnDropped call owed.
+type dropEvent struct {
+	topic string
+	why   DropReason
+}
+
+// unlock releases mu, then makes the OnDropped calls that the work done
+// under it owes. Code that may drop messages unlocks with it; calls left
+// by other code are made at the next unlock.
+func (ss *session) unlock() {
+	var ev []dropEvent
+	if ss.drops != nil {
+		ev, ss.drops.owed = ss.drops.owed, nil
+	}
+	ss.mu.Unlock()
+	for _, e := range ev {
+		ss.srv.opts.Hooks.OnDropped(ss.id, e.topic, e.why)
 	}
 }
 
@@ -344,7 +386,7 @@ func (ss *session) fillLocked(c *conn) (wake bool) {
 // before PUBREC), a protocol error the caller closes on.
 func (ss *session) ack(c *conn, id uint16, t packet.Type) (found, wrong bool) {
 	ss.mu.Lock()
-	defer ss.mu.Unlock()
+	defer ss.unlock()
 	for i, m := range ss.inflight {
 		if m.id != id {
 			continue
@@ -371,7 +413,7 @@ func (ss *session) ack(c *conn, id uint16, t packet.Type) (found, wrong bool) {
 // at QoS 1.
 func (ss *session) received(c *conn, id uint16) (found, wrong bool, err error) {
 	ss.mu.Lock()
-	defer ss.mu.Unlock()
+	defer ss.unlock()
 	for _, m := range ss.inflight {
 		if m.id != id {
 			continue
@@ -453,7 +495,7 @@ func (ss *session) mayDeliverLocked(c *conn, m *message) bool {
 // it reports wrong, and keeps the message, when id is in flight at QoS 1.
 func (ss *session) drop(id uint16) (wrong bool) {
 	ss.mu.Lock()
-	defer ss.mu.Unlock()
+	defer ss.unlock()
 	for i, m := range ss.inflight {
 		if m.id == id {
 			if m.qos != 2 {

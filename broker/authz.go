@@ -182,7 +182,10 @@ func (s *Server) receiveDecision(ss *session, name string, tag uint8) (allowed, 
 func (s *Server) refusedDelivery(ss *session, m *message) {
 	s.stats.dropped[DropNotAuthorized].Add(1)
 	ss.mu.Lock()
-	ss.dropped[DropNotAuthorized]++
+	if ss.drops == nil {
+		ss.drops = &sessionDrops{}
+	}
+	ss.drops.counts[DropNotAuthorized]++
 	ss.mu.Unlock()
 	if h := s.opts.Hooks.OnDropped; h != nil {
 		h(ss.id, m.topic, DropNotAuthorized)

@@ -139,7 +139,7 @@ func TestSecRefusedDeliveryCounted(t *testing.T) {
 	ss := s.sessions["refused-sub"]
 	s.mu.Unlock()
 	ss.mu.Lock()
-	n := ss.dropped[DropNotAuthorized]
+	n := ss.droppedLocked(DropNotAuthorized)
 	ss.mu.Unlock()
 	eq(t, "session's not_authorized", n, uint64(1))
 }

@@ -107,7 +107,10 @@ def main():
                     help="accept choices the spec leaves to the server (compare.py)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--timeout", type=int, default=300)
-    ap.add_argument("--base-port", type=int, default=21888)
+    ap.add_argument("--base-port", type=int, default=21888,
+                    help="first port for the brokers; keep the range below the kernel's "
+                         "ephemeral ports (Linux: 32768 on), where other programs' "
+                         "connections can take a port a script is about to listen on")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("scripts", nargs="*")
     a = ap.parse_args()

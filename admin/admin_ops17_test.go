@@ -270,3 +270,21 @@ func TestOps17SubscribeOnBehalf(t *testing.T) {
 		t.Errorf("index still has %v", subs)
 	}
 }
+
+// POST /api/v1/publish refuses $SYS topics: they are the broker's own.
+func TestOps17PublishRefusesSys(t *testing.T) {
+	e := newEnv(t, Config{})
+	for _, name := range []string{"$SYS", "$SYS/broker/uptime", "$SYS/x/y"} {
+		var er apiError
+		if code := e.do("POST", "/api/v1/publish", PublishJSON{Topic: name, Payload: "forged", Retain: true}, &er); code != 400 ||
+			!strings.Contains(er.Error, "$SYS") {
+			t.Errorf("publish to %s: %d %q, want 400", name, code, er.Error)
+		}
+	}
+	if _, ok := e.srv.RetainedMessage("$SYS/broker/uptime"); ok {
+		t.Error("a forged $SYS message was retained")
+	}
+	if code := e.do("POST", "/api/v1/publish", PublishJSON{Topic: "SYS/ok", Payload: "fine"}, nil); code != 200 {
+		t.Errorf("publish to SYS/ok: %d", code)
+	}
+}

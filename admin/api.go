@@ -524,7 +524,8 @@ func (s *Server) deleteRetained(w http.ResponseWriter, r *http.Request) {
 }
 
 // PublishJSON is the body of POST /api/v1/publish: payload as text, or
-// payload_base64 for bytes.
+// payload_base64 for bytes. $SYS topics are refused: the broker publishes
+// them.
 type PublishJSON struct {
 	Topic         string `json:"topic"`
 	Payload       string `json:"payload"`
@@ -550,6 +551,10 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		payload = b
+	}
+	if p.Topic == "$SYS" || strings.HasPrefix(p.Topic, "$SYS/") {
+		writeError(w, http.StatusBadRequest, "topic: $SYS topics are the broker's own")
+		return
 	}
 	if err := s.opts.Broker.Publish(p.Topic, payload, p.QoS, p.Retain); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())

@@ -5,7 +5,8 @@ package admin
 // and a WebSocket listener and the admin server, all on 127.0.0.1:0. The
 // script checks the overview, the clients table and the topic tree, opens
 // the tap on a filter and prints READY; this test then publishes a JSON
-// message over MQTT, which the tap must show pretty-printed.
+// message over MQTT, which the tap must show pretty-printed. The script then
+// publishes with the dashboard's form, which the tap must show as well.
 //
 // Screenshots go to test-artifacts/dashboard at the repository root
 // (gitignored); with ROOST_UPDATE_SCREENSHOTS=1 they are also copied to
@@ -205,6 +206,9 @@ func TestDashboardBrowser(t *testing.T) {
 	want := "PAYLOAD " + `"{\n  \"bar\": 1.013,\n  \"valve\": {\n    \"open\": true,\n    \"position\": 42\n  },\n  \"alarms\": [\n    \"none\"\n  ]\n}"`
 	if !contains(out, want) {
 		t.Errorf("the tap did not show the payload pretty-printed; want line %s", want)
+	}
+	if !contains(out, "PUBLISHED plant/from-dashboard/pressure") {
+		t.Error("the dashboard's publish form did not reach the tap")
 	}
 	for _, name := range []string{"overview.png", "clients.png", "topics.png", "tap.png"} {
 		fi, err := os.Stat(filepath.Join(artifacts, name))

@@ -8,7 +8,9 @@
 // from the Go test's background traffic), then opens the tap on TAP_FILTER,
 // prints "READY" and waits for a message on TAP_TOPIC, which the Go test
 // publishes on reading READY; the message must appear with its JSON payload
-// pretty-printed. Screenshots of each page go to ARTIFACT_DIR. The last line
+// pretty-printed. Then it publishes through the tap page's form (the
+// admin API) to a topic under TAP_FILTER, which the tap must show too, and
+// checks that the form reports the refusal of a $SYS topic. Screenshots of each page go to ARTIFACT_DIR. The last line
 // is "OK" (exit 0) or "FAIL reason" (exit 1).
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
@@ -87,8 +89,29 @@ try {
   const pre = await msg.locator('pre').textContent();
   check(pre.includes('\n  "'), 'tap: payload not pretty-printed: ' + JSON.stringify(pre));
   check((await msg.getAttribute('class')).includes('json'), 'tap: not recognised as JSON');
-  await page.screenshot({ path: join(artifacts, 'tap.png'), fullPage: true });
   console.log('PAYLOAD ' + JSON.stringify(pre));
+
+  // Publish from the dashboard's form (the admin API): the tap shows it.
+  const ownTopic = tapFilter.replace('+', 'from-dashboard');
+  await page.fill('#pub-topic', ownTopic);
+  await page.fill('#pub-payload', '{"sent":"by the dashboard"}');
+  await page.selectOption('#pub-qos', '1');
+  await page.click('#pub-send');
+  await page.waitForSelector('#pub-status[data-state="ok"]');
+  const own = page.locator('#tap-messages .msg', { hasText: ownTopic }).first();
+  await own.waitFor({ timeout: 20000 });
+  check((await own.locator('pre').textContent()).includes('"sent": "by the dashboard"'), 'publish form: payload not shown by the tap');
+  console.log('PUBLISHED ' + ownTopic);
+  // $SYS is the broker's: the form says the API refused it.
+  const errorsBefore = pageErrors.length;
+  await page.fill('#pub-topic', '$SYS/broker/forged');
+  await page.click('#pub-send');
+  await page.waitForSelector('#pub-status[data-state="error"]');
+  // The browser logs the refused request (400) as a console error: expected here.
+  pageErrors.splice(errorsBefore, pageErrors.length - errorsBefore,
+    ...pageErrors.slice(errorsBefore).filter((e) => !e.includes('status of 400')));
+  check((await page.textContent('#pub-status')).includes('$SYS'), 'publish form: $SYS refusal not shown');
+  await page.screenshot({ path: join(artifacts, 'tap.png'), fullPage: true });
 
   check(pageErrors.length === 0, 'page errors: ' + pageErrors.join('; '));
   console.log('OK');

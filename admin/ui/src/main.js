@@ -244,7 +244,8 @@ function tap(root) {
   const clear = el('button', { id: 'tap-clear', class: 'secondary' }, 'Clear');
   const status = el('span', { id: 'tap-status', class: 'muted' }, urls.length ? 'idle' : 'no WebSocket listener configured: enter a URL');
   const list = el('div', { id: 'tap-messages', class: 'messages' });
-  root.append(el('h2', {}, 'Tap'), el('div', { class: 'toolbar' }, url, filter, qos, user, pass, btn, clear, status), list);
+  root.append(el('h2', {}, 'Tap'), el('div', { class: 'toolbar' }, url, filter, qos, user, pass, btn, clear, status),
+    publishForm(), list);
   let client = null;
   let n = 0;
   const end = () => {
@@ -305,6 +306,33 @@ function tap(root) {
     });
   };
   return end;
+}
+
+// publishForm publishes through the API (POST /api/v1/publish), as the
+// broker itself: no client connection, no ACL; $SYS topics are refused.
+function publishForm() {
+  const topic = el('input', { id: 'pub-topic', placeholder: 'topic', size: 28 });
+  const payload = el('textarea', { id: 'pub-payload', placeholder: 'payload (text)', rows: 2, cols: 48 });
+  const qos = el('select', { id: 'pub-qos' }, ...[0, 1, 2].map((q) => el('option', { value: String(q) }, 'QoS ' + q)));
+  const retain = el('input', { id: 'pub-retain', type: 'checkbox' });
+  const send = el('button', { id: 'pub-send', type: 'submit' }, 'Publish');
+  const status = el('span', { id: 'pub-status', class: 'muted' });
+  const form = el('form', { id: 'publish-form', class: 'toolbar publish' },
+    el('strong', {}, 'Publish'), topic, payload, qos, el('label', {}, retain, ' retain'), send, status);
+  form.onsubmit = async (ev) => {
+    ev.preventDefault();
+    delete status.dataset.state;
+    try {
+      const r = await api('POST', '/api/v1/publish',
+        { topic: topic.value, payload: payload.value, qos: Number(qos.value), retain: retain.checked });
+      status.textContent = 'published to ' + r.published + ' (' + r.size + ' B)';
+      status.dataset.state = 'ok';
+    } catch (e) {
+      status.textContent = 'refused: ' + e.message;
+      status.dataset.state = 'error';
+    }
+  };
+  return form;
 }
 
 // resolveWS fills in the page's host for a URL without one ("ws://:8083/mqtt").

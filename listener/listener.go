@@ -13,6 +13,7 @@
 package listener
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -380,6 +381,31 @@ func socketOf(nc net.Conn) (syscall.RawConn, error) {
 }
 
 func (c *addrConn) Quiet() bool { return true }
+
+// closeRead shuts the read side of the socket beneath nc (through TLS,
+// WebSocket and PROXY protocol layers), as *net.TCPConn.CloseRead does:
+// what the client sent before stays readable, then reads end. The broker
+// stops a connection it closes (a takeover) this way, so that a DISCONNECT
+// already on its way is still seen. Without such a socket it closes nc.
+func closeRead(nc net.Conn) error {
+	under := nc
+	for {
+		switch c := under.(type) {
+		case *net.TCPConn:
+			return c.CloseRead()
+		case *net.UnixConn:
+			return c.CloseRead()
+		case *tls.Conn:
+			under = c.NetConn()
+		case *addrConn:
+			under = c.Conn
+		case *wsStream:
+			under = c.Conn
+		default:
+			return nc.Close()
+		}
+	}
+}
 
 // CheckFiles validates c and loads its TLS files as Listen would, without
 // opening a socket (for `roost serve --check-config`).

@@ -371,18 +371,5 @@ type tlsConn struct {
 // CertIdentity implements CertIdentifier.
 func (c *tlsConn) CertIdentity() (string, bool) { return c.id, c.idOK }
 
-// CloseRead shuts the read side of the socket under TLS, as
-// *net.TCPConn.CloseRead does: what the client sent before stays readable,
-// then reads end. The broker stops a connection it closes (a takeover) this
-// way, so that a DISCONNECT already on its way is still seen. Without a TCP
-// socket underneath it closes the connection.
-func (c *tlsConn) CloseRead() error {
-	nc := c.NetConn()
-	if a, ok := nc.(*addrConn); ok {
-		nc = a.Conn
-	}
-	if cr, ok := nc.(interface{ CloseRead() error }); ok {
-		return cr.CloseRead()
-	}
-	return c.Close()
-}
+// CloseRead shuts the read side of the socket under TLS (closeRead).
+func (c *tlsConn) CloseRead() error { return closeRead(c.Conn) }

@@ -1,11 +1,14 @@
 package listener
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/roostmq/roost/broker"
 	"github.com/roostmq/roost/internal/testpki"
@@ -19,15 +22,14 @@ func willConnectPacket(id string) []byte {
 	return frame(0x10, append(vh, payload...))
 }
 
-// Over TLS too, a client that sends DISCONNECT, closes and reconnects with
-// the same client id at once never has its will published: the takeover
-// stops the old connection's reads without dropping the DISCONNECT already
-// sent. [MQTT-3.1.2-10] [MQTT-3.14.4-3]
-func TestTLSNoWillAfterDisconnectThenTakeover(t *testing.T) {
-	p := testpki.New(t)
-	cfg := tlsListener(p, "")
-	cfg.TLS.CAFile = ""
-	s, addr, _ := startServer(t, cfg, nil)
+// takeoverWillRace checks, 20 times, that a client that sends DISCONNECT,
+// closes and reconnects with the same client id at once never has its will
+// published: the takeover stops the old connection's reads without
+// dropping the DISCONNECT already sent. dial opens a raw connection and
+// returns how to close it abruptly.
+// [MQTT-3.1.2-10] [MQTT-3.14.4-3]
+func takeoverWillRace(t *testing.T, s *broker.Server, dial func() (net.Conn, func(), error)) {
+	t.Helper()
 	got := make(chan string, 64)
 	unsub, err := s.Subscribe("will/#", func(m broker.Message) { got <- m.Topic })
 	if err != nil {
@@ -35,8 +37,8 @@ func TestTLSNoWillAfterDisconnectThenTakeover(t *testing.T) {
 	}
 	defer unsub()
 	for i := range 20 {
-		id := fmt.Sprintf("tlsquick-%d", i)
-		nc, err := tls.DialWithDialer(&net.Dialer{Timeout: ioTimeout}, "tcp", addr, p.ClientTLS(nil))
+		id := fmt.Sprintf("quick-%d", i)
+		nc, abort, err := dial()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,9 +52,12 @@ func TestTLSNoWillAfterDisconnectThenTakeover(t *testing.T) {
 		if _, err := nc.Write([]byte{0xE0, 0}); err != nil {
 			t.Fatal(err)
 		}
-		_ = nc.Close()
-		nc2, err := dialTLS(addr, p.ClientTLS(nil), id)
+		abort()
+		nc2, _, err := dial()
 		if err != nil {
+			t.Fatal(err)
+		}
+		if err := mqttConnect(nc2, id, ""); err != nil {
 			t.Fatal(err)
 		}
 		deadline := time.Now().Add(ioTimeout)
@@ -75,4 +80,29 @@ func TestTLSNoWillAfterDisconnectThenTakeover(t *testing.T) {
 		}
 		_ = nc2.Close()
 	}
+}
+
+func TestTLSNoWillAfterDisconnectThenTakeover(t *testing.T) {
+	p := testpki.New(t)
+	cfg := tlsListener(p, "")
+	cfg.TLS.CAFile = ""
+	s, addr, _ := startServer(t, cfg, nil)
+	takeoverWillRace(t, s, func() (net.Conn, func(), error) {
+		nc, err := tls.DialWithDialer(&net.Dialer{Timeout: ioTimeout}, "tcp", addr, p.ClientTLS(nil))
+		if err != nil {
+			return nil, nil, err
+		}
+		return nc, func() { _ = nc.Close() }, nil
+	})
+}
+
+func TestWebSocketNoWillAfterDisconnectThenTakeover(t *testing.T) {
+	s, addr, _ := startServer(t, Config{Type: WS, Address: "127.0.0.1:0"}, nil)
+	takeoverWillRace(t, s, func() (net.Conn, func(), error) {
+		c, _, err := dialWS(t, "ws://"+addr+"/mqtt", nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		return websocket.NetConn(context.Background(), c, websocket.MessageBinary), func() { _ = c.CloseNow() }, nil
+	})
 }

@@ -213,6 +213,10 @@ func (c *wsConn) Quiet() bool {
 	return ok && q.Quiet()
 }
 
+// CloseRead shuts the read side of the socket under the WebSocket
+// (closeRead).
+func (c *wsConn) CloseRead() error { return closeRead(c.Conn) }
+
 // CertIdentity implements CertIdentifier (wss).
 func (c *wsConn) CertIdentity() (string, bool) { return c.id, c.idOK }
 

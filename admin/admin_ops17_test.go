@@ -3,7 +3,9 @@ package admin
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -286,5 +288,91 @@ func TestOps17PublishRefusesSys(t *testing.T) {
 	}
 	if code := e.do("POST", "/api/v1/publish", PublishJSON{Topic: "SYS/ok", Payload: "fine"}, nil); code != 200 {
 		t.Errorf("publish to SYS/ok: %d", code)
+	}
+}
+
+// ops17Restartable is a broker on a disk store with an admin handler,
+// stopped by stop (which closes the store).
+type ops17Restartable struct {
+	srv  *broker.Server
+	mqtt string
+	http *httptest.Server
+	done chan error
+}
+
+func ops17StartOnDisk(t *testing.T, dir string) *ops17Restartable {
+	t.Helper()
+	opts := broker.DefaultOptions()
+	opts.Listen = nil
+	opts.SysInterval = 0
+	opts.Store = ops17Disk(t, dir)
+	srv, err := broker.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &ops17Restartable{srv: srv, mqtt: ln.Addr().String(), done: make(chan error, 1)}
+	go func() { r.done <- srv.Serve(ln) }()
+	a, err := New(Options{Broker: srv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.http = httptest.NewServer(a.Handler())
+	return r
+}
+
+func (r *ops17Restartable) stop() {
+	r.http.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = r.srv.Shutdown(ctx)
+	<-r.done
+}
+
+func (r *ops17Restartable) do(t *testing.T, method, path string, body any, out any) int {
+	t.Helper()
+	e := &env{t: t, http: r.http}
+	return e.do(method, path, body, out)
+}
+
+// Bans added through the API are kept by the store: after a restart on
+// the same disk store they are listed and enforced; one removed through
+// the API stays removed.
+func TestOps17BansSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	b1 := ops17StartOnDisk(t, dir)
+	for _, bj := range []BanJSON{{Kind: "client_id", Value: "evil"}, {Kind: "ip", Value: "10.1.2.0/24"},
+		{Kind: "username", Value: "temp"}} {
+		if code := b1.do(t, "POST", "/api/v1/bans", bj, nil); code != 200 {
+			t.Fatalf("ban %v: %d", bj, code)
+		}
+	}
+	if code := b1.do(t, "DELETE", "/api/v1/bans?kind=username&value=temp", nil, nil); code != 200 {
+		t.Fatalf("unban: %d", code)
+	}
+	b1.stop()
+
+	b2 := ops17StartOnDisk(t, dir)
+	defer b2.stop()
+	var list struct {
+		Bans []BanJSON `json:"bans"`
+	}
+	if code := b2.do(t, "GET", "/api/v1/bans", nil, &list); code != 200 {
+		t.Fatal(code)
+	}
+	got := map[string]bool{}
+	for _, b := range list.Bans {
+		got[b.Kind+"="+b.Value] = true
+	}
+	if !got["client_id=evil"] || !got["ip=10.1.2.0/24"] || got["username=temp"] || len(got) != 2 {
+		t.Errorf("bans after restart: %v, want client_id=evil and ip=10.1.2.0/24", list.Bans)
+	}
+	c, err := client.Dial(context.Background(), b2.mqtt, &client.Options{ClientID: "evil", Version: packet.V5, CleanStart: true})
+	if err == nil {
+		_ = c.Close()
+		t.Error("the banned client id connected after a restart")
 	}
 }

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -37,7 +38,8 @@ func (s *Server) listBans(w http.ResponseWriter, r *http.Request) {
 }
 
 // addBan adds or replaces a ban; connected clients it matches are
-// disconnected (5.0: DISCONNECT 0x98).
+// disconnected (5.0: DISCONNECT 0x98). The broker saves it in the store,
+// so it holds after a restart (500 if it could not, though it is in force).
 func (s *Server) addBan(w http.ResponseWriter, r *http.Request) {
 	var bj BanJSON
 	if !readJSON(w, r, &bj) {
@@ -53,7 +55,11 @@ func (s *Server) addBan(w http.ResponseWriter, r *http.Request) {
 		b.Until = *bj.Until
 	}
 	if err := s.opts.Broker.Ban(b); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		code := http.StatusBadRequest
+		if errors.Is(err, broker.ErrBanNotStored) {
+			code = http.StatusInternalServerError
+		}
+		writeError(w, code, err.Error())
 		return
 	}
 	s.log.Info("admin: ban added", "kind", bj.Kind, "value", bj.Value, "by", r.RemoteAddr)

@@ -1,14 +1,17 @@
 package broker
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/roostmq/roost/packet"
+	"github.com/roostmq/roost/store"
 )
 
 // BanKind says what a Ban matches.
@@ -47,7 +50,18 @@ type Ban struct {
 type banList struct {
 	bans []Ban
 	nets []netip.Prefix // parallel to bans; valid for BanIP only
+	// saved are the bans added at run time (Server.Ban), which the store
+	// keeps when it is a store.BanStore; Options.Bans come from the config
+	// and are not saved.
+	saved []Ban
+	// saveMu orders the saves of saved: taken before banMu, held while
+	// the store writes (without banMu, which CONNECT takes).
+	saveMu sync.Mutex
 }
+
+// ErrBanNotStored is returned by Ban when the ban is in force but the store
+// could not keep it: it ends with the process.
+var ErrBanNotStored = errors.New("broker: the ban is in force, but the store could not save it")
 
 // parseBanIP reads an address or a prefix.
 func parseBanIP(v string) (netip.Prefix, error) {
@@ -81,14 +95,21 @@ func CheckBan(b Ban) error {
 }
 
 // Ban adds or replaces a ban (same kind and value) and disconnects the
-// connected clients it matches.
+// connected clients it matches. When the store is a store.BanStore the ban
+// is saved and holds after a restart; if that fails it is in force anyway
+// and Ban returns ErrBanNotStored.
 func (s *Server) Ban(b Ban) error {
 	if err := CheckBan(b); err != nil {
 		return err
 	}
+	s.bans.saveMu.Lock()
 	s.banMu.Lock()
-	s.addBanLocked(b)
+	b = s.addBanLocked(b)
+	s.bans.saved = setBan(s.bans.saved, b)
+	saved := s.savedBansLocked()
 	s.banMu.Unlock()
+	err := s.saveBans(saved)
+	s.bans.saveMu.Unlock()
 	s.mu.Lock()
 	var kick []*conn
 	for c := range s.conns {
@@ -100,10 +121,12 @@ func (s *Server) Ban(b Ban) error {
 	for _, c := range kick {
 		c.kick(packet.AdministrativeAction)
 	}
-	return nil
+	return err
 }
 
-func (s *Server) addBanLocked(b Ban) {
+// addBanLocked adds or replaces b and returns it as kept (an IP value in
+// its canonical form).
+func (s *Server) addBanLocked(b Ban) Ban {
 	p, _ := parseBanIP(b.Value)
 	if b.Kind == BanIP {
 		b.Value = p.String()
@@ -111,30 +134,123 @@ func (s *Server) addBanLocked(b Ban) {
 	for i, o := range s.bans.bans {
 		if o.Kind == b.Kind && o.Value == b.Value {
 			s.bans.bans[i], s.bans.nets[i] = b, p
-			return
+			return b
 		}
 	}
 	s.bans.bans = append(s.bans.bans, b)
 	s.bans.nets = append(s.bans.nets, p)
+	return b
 }
 
-// Unban removes the ban of that kind and value and reports whether there was one.
+// setBan adds or replaces b in list.
+func setBan(list []Ban, b Ban) []Ban {
+	for i, o := range list {
+		if o.Kind == b.Kind && o.Value == b.Value {
+			list[i] = b
+			return list
+		}
+	}
+	return append(list, b)
+}
+
+// savedBansLocked returns the run-time bans to store, expired ones left
+// out (and forgotten).
+func (s *Server) savedBansLocked() []store.Ban {
+	now := s.clock.Now()
+	s.bans.saved = slices.DeleteFunc(s.bans.saved, func(b Ban) bool { return !b.Until.IsZero() && !now.Before(b.Until) })
+	out := make([]store.Ban, len(s.bans.saved))
+	for i, b := range s.bans.saved {
+		out[i] = store.Ban{Kind: b.Kind.String(), Value: b.Value, Until: b.Until}
+	}
+	return out
+}
+
+// saveBans writes the run-time bans when the store keeps bans. The caller
+// holds bans.saveMu.
+func (s *Server) saveBans(list []store.Ban) error {
+	bs, ok := s.store.(store.BanStore)
+	if !ok {
+		return nil
+	}
+	if err := bs.SaveBans(list); err != nil {
+		s.log.Error("store: saving the bans", "err", err)
+		return fmt.Errorf("%w: %v", ErrBanNotStored, err)
+	}
+	return nil
+}
+
+// loadBans adds the stored run-time bans (after Options.Bans, so that a
+// stored ban replaces a configured one of the same kind and value);
+// expired or unreadable ones are left out. Called by New, before any other
+// goroutine.
+func (s *Server) loadBans() error {
+	bs, ok := s.store.(store.BanStore)
+	if !ok {
+		return nil
+	}
+	list, err := bs.LoadBans()
+	if err != nil {
+		return err
+	}
+	now := s.clock.Now()
+	for _, sb := range list {
+		b := Ban{Value: sb.Value, Until: sb.Until}
+		switch sb.Kind {
+		case BanClientID.String():
+			b.Kind = BanClientID
+		case BanUsername.String():
+			b.Kind = BanUsername
+		case BanIP.String():
+			b.Kind = BanIP
+		default:
+			b.Kind = -1
+		}
+		if err := CheckBan(b); err != nil {
+			s.log.Error("store: a stored ban is unreadable; left out", "kind", sb.Kind, "value", sb.Value, "err", err)
+			continue
+		}
+		if !b.Until.IsZero() && !now.Before(b.Until) {
+			continue
+		}
+		b = s.addBanLocked(b)
+		s.bans.saved = setBan(s.bans.saved, b)
+	}
+	return nil
+}
+
+// Unban removes the ban of that kind and value and reports whether there
+// was one; a stored one leaves the store too. A ban from Options.Bans comes
+// back with the next start if the configuration still has it.
 func (s *Server) Unban(kind BanKind, value string) bool {
 	if kind == BanIP {
 		if p, err := parseBanIP(value); err == nil {
 			value = p.String()
 		}
 	}
+	s.bans.saveMu.Lock()
+	defer s.bans.saveMu.Unlock()
 	s.banMu.Lock()
-	defer s.banMu.Unlock()
+	found := false
 	for i, o := range s.bans.bans {
 		if o.Kind == kind && o.Value == value {
 			s.bans.bans = slices.Delete(s.bans.bans, i, i+1)
 			s.bans.nets = slices.Delete(s.bans.nets, i, i+1)
-			return true
+			found = true
+			break
 		}
 	}
-	return false
+	n := len(s.bans.saved)
+	s.bans.saved = slices.DeleteFunc(s.bans.saved, func(b Ban) bool { return b.Kind == kind && b.Value == value })
+	var saved []store.Ban
+	changed := len(s.bans.saved) != n
+	if changed {
+		saved = s.savedBansLocked()
+	}
+	s.banMu.Unlock()
+	if changed {
+		_ = s.saveBans(saved) // logged; the ban is lifted in memory
+	}
+	return found
 }
 
 // Bans returns the bans in force, expired ones left out.

@@ -102,6 +102,9 @@ func New(opts Options) (*Server, error) {
 	for _, b := range opts.Bans {
 		s.addBanLocked(b) // no other goroutine yet
 	}
+	if err := s.loadBans(); err != nil {
+		return nil, err
+	}
 	if err := s.load(); err != nil {
 		return nil, err
 	}

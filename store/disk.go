@@ -71,7 +71,8 @@ type DiskOptions struct {
 //
 // Keys: 's'+client -> session; 'r'+topic -> retained message;
 // 'q'+len(client)+client+seq -> message record; 'i'+len(client)+client+id ->
-// inbound QoS 2 id. Values carry a format byte (see codec.go).
+// inbound QoS 2 id; 'b' -> the ban list (bans.go). Values carry a format
+// byte (see codec.go), the ban list's is JSON.
 type Disk struct {
 	db   *pebble.DB
 	dir  string

@@ -28,6 +28,7 @@ type Memory struct {
 	retained map[string]*Message           // guarded by mu
 	records  map[string]map[uint64]*Record // guarded by mu: client -> seq -> record
 	inbound  map[string]map[uint16]bool    // guarded by mu
+	bans     []Ban                         // guarded by mu (bans.go)
 }
 
 var _ Store = (*Memory)(nil)

@@ -53,6 +53,12 @@ import (
 // starting with '$'; $SYS/# is readable only where a rule names it.
 type ACLFile struct {
 	w watched[aclRules]
+	// RefuseWildcards refuses a subscription that no grant covers whole;
+	// false (the default, as Mosquitto) grants it when some topic it can
+	// match is readable, and deliveries are then checked one by one
+	// (Config.WildcardSubscriptions). Either way a denial refuses a
+	// subscription it covers whole. Set it before use.
+	RefuseWildcards bool
 }
 
 type perm uint8
@@ -195,12 +201,12 @@ func (a *ACLFile) CheckACL(clientID, username string, access broker.Access, name
 				}
 			}
 			if rule.perm&permDeny != 0 {
-				if covers(filter, name, access) {
+				if applies(filter, name, access, false) {
 					return true
 				}
 				continue
 			}
-			if !allowed && rule.perm&need != 0 && covers(filter, name, access) {
+			if !allowed && rule.perm&need != 0 && applies(filter, name, access, !a.RefuseWildcards) {
 				allowed = true
 			}
 		}
@@ -222,60 +228,19 @@ func (a *ACLFile) CheckACL(clientID, username string, access broker.Access, name
 	return NoOpinion
 }
 
-// covers reports whether rule filter f applies to name: for a subscription,
-// whether f matches every topic the filter name can match.
-func covers(f, name string, access broker.Access) bool {
-	if access == broker.AccessSubscribe {
-		return subsumes(f, name)
+// applies reports whether a rule with filter f decides access to name (a
+// topic, or a subscription's filter). For a subscription a denial applies
+// when it covers the whole filter, and so does a grant, unless partial is
+// set (wildcard_subscriptions: filter): then a grant applies when some topic
+// it grants lies in the filter. Deliveries are checked one by one.
+func applies(f, name string, access broker.Access, partial bool) bool {
+	if access != broker.AccessSubscribe {
+		return topic.Match(f, name)
 	}
-	return topic.Match(f, name)
-}
-
-// subsumes reports whether every topic name matched by filter sub is also
-// matched by filter f.
-func subsumes(f, sub string) bool {
-	if sub == "" || f == "" {
-		return false
+	if partial {
+		return topic.Overlaps(f, name)
 	}
-	if sub[0] == '$' || sub[0] == '+' || sub[0] == '#' {
-		// A filter starting with a wildcard matches no $ topic, nor may f's
-		// wildcard stand for a $ level.
-		if sub[0] == '$' && (f[0] == '+' || f[0] == '#') {
-			return false
-		}
-	}
-	for {
-		fl, frest, fmore := cut(f)
-		sl, srest, smore := cut(sub)
-		if fl == "#" {
-			return true
-		}
-		switch {
-		case sl == "#":
-			return false // f is not # here
-		case sl == "+":
-			if fl != "+" {
-				return false
-			}
-		case fl != "+" && fl != sl:
-			return false
-		}
-		if !smore {
-			// sub ends; f must end too, or continue only with "#".
-			return !fmore || frest == "#"
-		}
-		if !fmore {
-			return false
-		}
-		f, sub = frest, srest
-	}
-}
-
-func cut(s string) (level, rest string, more bool) {
-	if i := strings.IndexByte(s, '/'); i >= 0 {
-		return s[:i], s[i+1:], true
-	}
-	return s, "", false
+	return topic.Subsumes(f, name)
 }
 
 // substitute replaces %c and %u in a pattern. A value that is empty or

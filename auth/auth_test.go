@@ -2,6 +2,7 @@ package auth
 
 import (
 	"errors"
+	"github.com/roostmq/roost/topic"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -185,8 +186,8 @@ func TestSubsumes(t *testing.T) {
 		{"$SYS/#", "$SYS/broker/+", true}, {"$SYS/#", "#", false}, {"a/+/#", "a/b", true},
 	}
 	for _, c := range cases {
-		if got := subsumes(c.f, c.sub); got != c.want {
-			t.Errorf("subsumes(%q, %q) = %v", c.f, c.sub, got)
+		if got := topic.Subsumes(c.f, c.sub); got != c.want {
+			t.Errorf("Subsumes(%q, %q) = %v", c.f, c.sub, got)
 		}
 	}
 }
@@ -226,13 +227,19 @@ func TestACLFile(t *testing.T) {
 		{"c1", "alice", S, "alice/#", Allow},
 		{"c1", "alice", R, "alice/secret", Deny},
 		{"c1", "alice", S, "alice/secret", Deny},
-		{"c1", "alice", S, "#", NoOpinion},
+		// wildcard_subscriptions filter (the default): a subscription a
+		// grant only overlaps is granted; deliveries are checked one by one.
+		{"c1", "alice", S, "#", Allow},
+		{"c1", "alice", S, "alice/+", Allow},
+		{"c1", "alice", S, "$SYS/#", Allow},
+		{"c1", "alice", S, "other/#", NoOpinion},
 		{"c1", "alice", R, "$SYS/broker/clients/connected", Allow},
 		{"c1", "bob", R, "$SYS/broker/clients/connected", NoOpinion},
 		{"meter-7", "bob", P, "meters/7", Allow},
 		{"meter-8", "bob", P, "meters/7", NoOpinion},
 		{"x", "bob", S, "news/today", Allow},
-		{"x", "bob", S, "news/#", NoOpinion},
+		{"x", "bob", S, "news/#", Allow},
+		{"x", "bob", S, "+", NoOpinion}, // every grant of bob has two levels or more
 		{"dev1", "", P, "devices/dev1/temp", Allow},
 		{"dev1", "", P, "devices/dev2/temp", NoOpinion},
 		// An id with wildcards or slashes cannot widen a pattern.
@@ -249,6 +256,24 @@ func TestACLFile(t *testing.T) {
 	for _, c := range cases {
 		if got := a.CheckACL(c.client, c.user, c.access, c.topic); got != c.want {
 			t.Errorf("%q/%q %v %q: %v, want %v", c.client, c.user, c.access, c.topic, got, c.want)
+		}
+	}
+	// wildcard_subscriptions refuse: a grant must cover the whole filter.
+	a.RefuseWildcards = true
+	for _, c := range []struct {
+		client, user string
+		topic        string
+		want         Result
+	}{
+		{"c1", "alice", "#", NoOpinion},
+		{"c1", "alice", "alice/#", Allow},
+		{"c1", "alice", "alice/secret", Deny},
+		{"c1", "alice", "alice/x", Allow},
+		{"x", "bob", "news/#", NoOpinion},
+		{"x", "bob", "news/+", Allow},
+	} {
+		if got := a.CheckACL(c.client, c.user, S, c.topic); got != c.want {
+			t.Errorf("refuse mode: %q/%q subscribe %q: %v, want %v", c.client, c.user, c.topic, got, c.want)
 		}
 	}
 	for _, bad := range []string{"bogus x", "topic read a/#/b", "user", "topic"} {

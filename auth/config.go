@@ -37,7 +37,16 @@ type Config struct {
 	JWT JWTConfig
 	// HTTP enables the HTTP service when a URL is set.
 	HTTP HTTPConfig
+	// WildcardSubscriptions says what a subscription whose filter is only
+	// partly allowed gets (a user allowed a/# subscribing #, or # beside a
+	// denied topic): "filter" ("" too; Mosquitto's way) grants it and
+	// delivers only the messages the client may read; "refuse" refuses it.
+	// It applies to the ACL file, JWT claims and the deny: lists.
+	WildcardSubscriptions string
 }
+
+// RefuseWildcards reports whether partly allowed subscriptions are refused.
+func (c *Config) RefuseWildcards() bool { return c.WildcardSubscriptions == "refuse" }
 
 // Enabled reports whether c configures any mechanism.
 func (c *Config) Enabled() bool {
@@ -180,6 +189,7 @@ func Build(c *Config, extra broker.Authorizer, log *slog.Logger) (*Built, error)
 			if err != nil {
 				return nil, fmt.Errorf("auth.jwt: %w", err)
 			}
+			j.RefuseWildcards = c.RefuseWildcards()
 			jwtAuth = j
 			ch.Authenticators = append(ch.Authenticators, j)
 		case "http":
@@ -192,6 +202,7 @@ func Build(c *Config, extra broker.Authorizer, log *slog.Logger) (*Built, error)
 		if err != nil {
 			return nil, fmt.Errorf("auth.acl_file: %w", err)
 		}
+		a.RefuseWildcards = c.RefuseWildcards()
 		ch.Authorizers = append(ch.Authorizers, a)
 	}
 	if jwtAuth != nil {

@@ -2,7 +2,9 @@ package auth
 
 import (
 	"errors"
+	"fmt"
 	"net"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -143,6 +145,12 @@ pattern readwrite clients/%c/#
 
 func aclBroker(t *testing.T, mut func(*broker.Options)) (*broker.Server, string) {
 	t.Helper()
+	return aclBrokerMode(t, "", mut)
+}
+
+// aclBrokerMode is aclBroker with auth.wildcard_subscriptions set to mode.
+func aclBrokerMode(t *testing.T, mode string, mut func(*broker.Options)) (*broker.Server, string) {
+	t.Helper()
 	dir := t.TempDir()
 	pw := dir + "/passwd"
 	for _, u := range []string{"alice", "bob", "carol"} {
@@ -152,7 +160,7 @@ func aclBroker(t *testing.T, mut func(*broker.Options)) (*broker.Server, string)
 	}
 	acl := dir + "/acl"
 	writeFile(t, acl, integrationACL)
-	b, err := Build(&Config{PasswordFile: pw, ACLFile: acl}, nil, nil)
+	b, err := Build(&Config{PasswordFile: pw, ACLFile: acl, WildcardSubscriptions: mode}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,8 +174,9 @@ func aclBroker(t *testing.T, mut func(*broker.Options)) (*broker.Server, string)
 
 // A wildcard subscription never receives a denied topic: live, retained,
 // or through a $share group; publishing without permission gets 0x87.
+// (wildcard_subscriptions: refuse; TestACLWildcardFilter covers filter.)
 func TestACLDeliveryWithPaho(t *testing.T) {
-	_, addr := aclBroker(t, nil)
+	_, addr := aclBrokerMode(t, "refuse", nil)
 	alice := dial5(t, addr, v5opts{id: "alice-1", user: "alice", pass: "alice-pw"}).must(t)
 	alice.pub(t, "sensors/secret/key", "retained-secret", true)
 	alice.pub(t, "sensors/temp", "retained-temp", true)
@@ -202,7 +211,7 @@ func TestACLDeliveryWithPaho(t *testing.T) {
 // 3.1.1: a refused publish is acknowledged and dropped; a refused
 // subscription gets 0x80.
 func TestACLv311Silent(t *testing.T) {
-	_, addr := aclBroker(t, nil)
+	_, addr := aclBrokerMode(t, "refuse", nil)
 	alice := dial5(t, addr, v5opts{id: "alice-1", user: "alice", pass: "alice-pw"}).must(t)
 	if err := alice.sub(t, "sensors/#"); err[0] != 1 {
 		t.Fatal("alice subscribe")
@@ -427,5 +436,51 @@ func TestWillCheckedAtPublication(t *testing.T) {
 				t.Fatal("allowed will not published")
 			}
 		}
+	}
+}
+
+// wildcard_subscriptions: filter (the default, as Mosquitto): bob, who may
+// read sensors/# but not sensors/secret/#, subscribes # and $share/g/# and
+// gets both, and then every readable message but never a secret one:
+// retained at subscribe, live, or through the shared group. A filter with
+// nothing readable in it is still refused.
+func TestACLWildcardFilter(t *testing.T) {
+	_, addr := aclBroker(t, nil)
+	alice := dial5(t, addr, v5opts{id: "alice-1", user: "alice", pass: "alice-pw"}).must(t)
+	alice.pub(t, "sensors/secret/key", "retained-secret", true)
+	alice.pub(t, "sensors/temp", "retained-temp", true)
+	alice.pub(t, "other/x", "retained-other", true)
+
+	bob := dial5(t, addr, v5opts{id: "bob-1", user: "bob", pass: "bob-pw"}).must(t)
+	codes := bob.sub(t, "#", "$share/g/#", "+/+", "sensors/secret/#", "other/#", "$SYS/#")
+	want := []byte{1, 1, 1, 0x87, 0x87, 0x87}
+	if string(codes) != string(want) {
+		t.Fatalf("SUBACK %x, want %x", codes, want)
+	}
+	for i := range 20 {
+		alice.pub(t, fmt.Sprintf("sensors/secret/k%d", i), "s", i%2 == 0)
+		alice.pub(t, fmt.Sprintf("sensors/h%d", i), "h", false)
+		alice.pub(t, "other/y", "o", false)
+	}
+	alice.pub(t, "end/bob", "end", false)
+	// The marker comes once for # and +/+ together (one copy for
+	// overlapping subscriptions) and once through $share/g/#.
+	seen := map[string]int{}
+	for markers := 0; markers < 2; {
+		select {
+		case m := <-bob.msgs:
+			if strings.HasPrefix(m.Topic, "sensors/secret") || strings.HasPrefix(m.Topic, "other/") {
+				t.Fatalf("bob received %s (%q)", m.Topic, m.Payload)
+			}
+			if m.Topic == "end/bob" {
+				markers++
+			}
+			seen[m.Topic]++
+		case <-time.After(5 * time.Second):
+			t.Fatalf("markers not received; got %v", seen)
+		}
+	}
+	if seen["sensors/temp"] == 0 || seen["sensors/h19"] == 0 {
+		t.Fatalf("readable messages missing: %v", seen)
 	}
 }

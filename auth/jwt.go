@@ -64,6 +64,10 @@ type JWTConfig struct {
 // not shaped like a JWT gets NoOpinion, so that a password file can follow
 // in the chain; a JWT that fails any check is denied (0x86).
 type JWT struct {
+	// RefuseWildcards: as ACLFile.RefuseWildcards, for the token's
+	// subscribe claims. Set it before use.
+	RefuseWildcards bool
+
 	cfg    JWTConfig
 	log    *slog.Logger
 	parser *jwt.Parser
@@ -372,7 +376,7 @@ func (j *JWT) CheckACL(clientID, username string, access broker.Access, name str
 		list = p.pub
 	}
 	for _, f := range list {
-		if covers(f, name, access) {
+		if applies(f, name, access, !j.RefuseWildcards) {
 			return Allow
 		}
 	}

@@ -142,13 +142,20 @@ func TestJWTChecks(t *testing.T) {
 		want   Result
 	}{
 		{broker.AccessPublish, "dora/out/x", Allow}, {broker.AccessPublish, "dora/in/x", Deny},
-		{broker.AccessSubscribe, "dora/in/+", Allow}, {broker.AccessSubscribe, "dora/#", Deny},
+		{broker.AccessSubscribe, "dora/in/+", Allow},
+		{broker.AccessSubscribe, "dora/#", Allow}, // wildcard_subscriptions filter: deliveries are checked
+		{broker.AccessSubscribe, "other/#", Deny},
 		{broker.AccessReceive, "dora/in/x", Allow}, {broker.AccessReceive, "other", Deny},
 	} {
 		if got := j.CheckACL("c", "dora", tc.access, tc.topic); got != tc.want {
 			t.Errorf("%v %s: %v", tc.access, tc.topic, got)
 		}
 	}
+	j.RefuseWildcards = true
+	if got := j.CheckACL("c", "dora", broker.AccessSubscribe, "dora/#"); got != Deny {
+		t.Errorf("refuse mode: subscribe dora/#: %v", got)
+	}
+	j.RefuseWildcards = false
 	if got := j.CheckACL("c", "someone-else", broker.AccessPublish, "dora/out/x"); got != NoOpinion {
 		t.Errorf("another user's grants: %v", got)
 	}

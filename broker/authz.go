@@ -39,7 +39,7 @@ func (d *DenyList) Authorize(_, _ string, access Access, name string) bool {
 		}
 	case AccessSubscribe:
 		for _, f := range d.Subscribe {
-			if overlaps(f, name) {
+			if topic.Subsumes(f, name) || d.RefuseOverlapping && topic.Overlaps(f, name) {
 				return false
 			}
 		}
@@ -51,33 +51,6 @@ func (d *DenyList) Authorize(_, _ string, access Access, name string) bool {
 		}
 	}
 	return true
-}
-
-// overlaps reports whether some topic name could match both filters.
-func overlaps(a, b string) bool {
-	for {
-		la, ra, moreA := cut(a)
-		lb, rb, moreB := cut(b)
-		if la == "#" || lb == "#" {
-			return true
-		}
-		if la != "+" && lb != "+" && la != lb {
-			return false
-		}
-		if !moreA || !moreB {
-			return moreA == moreB || (moreA && ra == "#") || (moreB && rb == "#")
-		}
-		a, b = ra, rb
-	}
-}
-
-func cut(s string) (level, rest string, more bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '/' {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
 }
 
 // ReceiveAuthorizer is an optional interface of an Authorizer whose answer

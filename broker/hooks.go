@@ -83,12 +83,19 @@ type Authorizer interface {
 }
 
 // DenyList is the small built-in Authorizer: filters listed under Publish may
-// not be published to, filters under Subscribe may not be subscribed to (a
-// subscription filter that overlaps a denied one is refused). Publishing
-// into $SYS is refused too.
+// not be published to, filters under Subscribe may not be subscribed to nor
+// received from. A subscription whose filter lies wholly inside a denied
+// filter is refused; one that only overlaps a denied filter ("#" beside a
+// denied "secret/#") is granted, and the messages on denied topics are not
+// delivered to it, live, retained or through a shared subscription, as
+// Mosquitto does. RefuseOverlapping refuses those too. Publishing into $SYS
+// is refused.
 type DenyList struct {
 	Publish   []string
 	Subscribe []string
+	// RefuseOverlapping refuses a subscription whose filter could match a
+	// denied topic (auth.wildcard_subscriptions: refuse).
+	RefuseOverlapping bool
 }
 
 // Hooks observe the broker. Each runs on the goroutine that caused the event

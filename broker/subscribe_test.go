@@ -140,13 +140,66 @@ func TestSubscribe_NotAuthorized(t *testing.T) {
 			denied = packet.NotAuthorized
 		}
 		s := clean(t, addr, v, "sub")
+		// "#" only overlaps the denied filter: granted, and the denied
+		// topics are filtered out of its deliveries (as Mosquitto).
 		codes := s.subscribe(sub("secret/a", 1), sub("public/+", 1), sub("#", 0), sub("secret/#", 2))
-		eq(t, "SUBACK", codes, []packet.ReasonCode{denied, 1, denied, denied})
+		eq(t, "SUBACK", codes, []packet.ReasonCode{denied, 1, 0, denied})
 		p := clean(t, addr, v, "pub")
 		p.publish("secret/a", "hidden", 1, false)
 		p.publish("public/a", "shown", 1, false)
 		eqBytes(t, "payload", s.receive().Payload, "shown")
 		s.expectNothing(quiet)
+	})
+}
+
+// With RefuseOverlapping (auth.wildcard_subscriptions: refuse) a
+// subscription that could match a denied topic is refused.
+func TestSubscribe_DenyListRefuseOverlapping(t *testing.T) {
+	_, addr := startServer(t, func(o *Options) {
+		o.Authorizer = &DenyList{Subscribe: []string{"secret/#"}, RefuseOverlapping: true}
+	})
+	s := clean(t, addr, packet.V5, "sub")
+	codes := s.subscribe(sub("public/+", 1), sub("#", 0), sub("+/a", 0))
+	eq(t, "SUBACK", codes, []packet.ReasonCode{1, packet.NotAuthorized, packet.NotAuthorized})
+}
+
+// deny.subscribe holding one topic does not refuse broad subscriptions (#,
+// +/+, $share/g/#), and the denied topic reaches none of them: live,
+// retained at subscribe, or through the shared group.
+func TestSubscribe_DenyListWildcardFilterLeaksNothing(t *testing.T) {
+	_, addr := startServer(t, func(o *Options) {
+		o.Authorizer = &DenyList{Subscribe: []string{"test/nosubscribe"}}
+	})
+	eachVersion(t, func(t *testing.T, v packet.Version) {
+		p := clean(t, addr, v, "pub")
+		p.publish("test/nosubscribe", "retained-hidden", 1, true)
+		p.publish("test/ok", "retained-shown", 1, true)
+		s := clean(t, addr, v, "sub")
+		codes := s.subscribe(sub("#", 1), sub("+/+", 1), sub("$share/g/#", 1), sub("test/nosubscribe", 1))
+		denied := packet.UnspecifiedError
+		if v == packet.V5 {
+			denied = packet.NotAuthorized
+		}
+		eq(t, "SUBACK", codes, []packet.ReasonCode{1, 1, 1, denied})
+		for range 10 {
+			p.publish("test/nosubscribe", "hidden", 1, false)
+		}
+		p.publish("test/end", "end", 1, false)
+		ends := 0
+		for ends < 2 { // once for # and +/+, once through the shared group
+			m := s.receive()
+			if string(m.Topic) == "test/nosubscribe" {
+				t.Fatalf("denied topic delivered: %q", m.Payload)
+			}
+			if m.QoS > 0 {
+				s.ack(m)
+			}
+			if string(m.Topic) == "test/end" {
+				ends++
+			}
+		}
+		p.publish("test/nosubscribe", "", 1, true) // clear, for the next version
+		p.publish("test/ok", "", 1, true)
 	})
 }
 

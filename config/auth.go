@@ -48,6 +48,14 @@ func (d *decoder) authSection(path string, n *yaml.Node, f *File) {
 		"jwt":           func(path string, n *yaml.Node) { d.jwtSection(path, n, &a.JWT) },
 		"http":          func(path string, n *yaml.Node) { d.httpAuthSection(path, n, &a.HTTP) },
 		"bans":          func(path string, n *yaml.Node) { d.bans(path, n, &f.Options) },
+		"wildcard_subscriptions": func(path string, n *yaml.Node) {
+			if v, ok := d.choice(path, n, "filter", "refuse"); ok {
+				a.WildcardSubscriptions = v
+				if v == "filter" {
+					a.WildcardSubscriptions = "" // the default
+				}
+			}
+		},
 	})
 	if err := a.Check(); err != nil {
 		d.fail(resolve(n), path, "%v", err)

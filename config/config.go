@@ -126,6 +126,9 @@ func Parse(data []byte, name string) (*File, error) {
 	if len(d.errs) > 0 {
 		return nil, errors.Join(d.errs...)
 	}
+	if dl, ok := f.Options.Authorizer.(*broker.DenyList); ok {
+		dl.RefuseOverlapping = f.Auth.RefuseWildcards() // whichever section came first
+	}
 	if err := f.Options.Validate(); err != nil {
 		return nil, d.validation(err)
 	}

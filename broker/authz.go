@@ -201,21 +201,24 @@ func (s *Server) deferReceive(ss *session, m *message, qos byte, retain bool, id
 // and delivers the allowed ones, until the server shuts down.
 func (s *Server) runRecvChecks(q chan deferredRecv) {
 	defer s.bgWG.Done()
-	defer func() {
-		if v := recover(); v != nil {
-			s.log.Error("panic in the receive authorization checker", "panic", v)
-		}
-	}()
 	for {
 		select {
 		case <-s.done:
 			return
 		case d := <-q:
-			if s.opts.Authorizer.Authorize(d.ss.id, d.ss.username(), AccessReceive, d.m.topic) {
-				s.deliverAllowed(nil, d.ss, d.m, d.qos, d.retain, d.ids, d.group, d.filter)
-			} else {
-				s.refusedDelivery(d.ss, d.m)
-			}
+			s.checkDeferred(d)
 		}
+	}
+}
+
+// checkDeferred is one deferred delivery's check; a panic in it (the
+// Authorizer's, say) is contained: that delivery is lost, and the checker
+// goes on with the next.
+func (s *Server) checkDeferred(d deferredRecv) {
+	defer s.contain("receive authorization checker")
+	if s.opts.Authorizer.Authorize(d.ss.id, d.ss.username(), AccessReceive, d.m.topic) {
+		s.deliverAllowed(nil, d.ss, d.m, d.qos, d.retain, d.ids, d.group, d.filter)
+	} else {
+		s.refusedDelivery(d.ss, d.m)
 	}
 }

@@ -266,3 +266,33 @@ func TestContainPanicInProcessSubscriber(t *testing.T) {
 	containHealthy(t, s, addr, 1)
 	unsub()
 }
+
+// containPanicAuthz may block on receive checks (so they run on the
+// checker goroutine) and panics when asked about one topic.
+type containPanicAuthz struct{}
+
+func (containPanicAuthz) Authorize(_, _ string, access Access, name string) bool {
+	if access == AccessReceive && name == "contain/boom" {
+		panic("authorizer")
+	}
+	return true
+}
+
+func (containPanicAuthz) TryAuthorizeReceive(_, _, _ string) (bool, bool) { return false, false }
+
+func (containPanicAuthz) ReceiveMayBlock() bool { return true }
+
+// A panic in the goroutine that runs deferred receive checks (here the
+// Authorizer's) loses that delivery only: the checker goes on with the
+// next.
+func TestContainPanicReceiveChecker(t *testing.T) {
+	s, addr, _ := startContained(t, func(o *Options) { o.Authorizer = containPanicAuthz{} })
+	subscriber := clean(t, addr, packet.V5, "contain-recv")
+	subscriber.subscribe(sub("contain/#", 1))
+	pub := clean(t, addr, packet.V5, "contain-recv-pub")
+	pub.publish("contain/boom", "lost", 1, false)
+	waitFor(t, "the panic to be counted", func() bool { return containStats(t, s).Panics == 1 })
+	pub.publish("contain/ok", "after", 1, false)
+	subscriber.expectPub("contain/ok", "after")
+	containHealthy(t, s, addr, 1, subscriber)
+}

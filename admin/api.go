@@ -55,6 +55,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 		mux.HandleFunc(rt.method+" "+rt.path, func(w http.ResponseWriter, r *http.Request) { h(s, w, r) })
 	}
 	mux.Handle("GET /metrics", s.metricsHandler())
+	mux.Handle("GET /mqtt", s.tapHandler())
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
@@ -102,8 +103,11 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 type Info struct {
 	Version       string   `json:"version"`
 	WebSocketURLs []string `json:"websocket_urls"`
-	Trace         bool     `json:"trace"`
-	TopicRates    bool     `json:"topic_rates"`
+	// TapPath, when set, is where the admin listener itself forwards MQTT
+	// over WebSocket to the broker: the tap's default URL.
+	TapPath    string `json:"tap_path,omitempty"`
+	Trace      bool   `json:"trace"`
+	TopicRates bool   `json:"topic_rates"`
 }
 
 func (s *Server) getInfo(w http.ResponseWriter, r *http.Request) {
@@ -114,7 +118,11 @@ func (s *Server) getInfo(w http.ResponseWriter, r *http.Request) {
 	if urls == nil {
 		urls = []string{}
 	}
-	writeJSON(w, http.StatusOK, Info{Version: broker.Version, WebSocketURLs: urls,
+	tapPath := ""
+	if s.tapTarget() != nil {
+		tapPath = "/mqtt"
+	}
+	writeJSON(w, http.StatusOK, Info{Version: broker.Version, WebSocketURLs: urls, TapPath: tapPath,
 		Trace: s.opts.Observer != nil, TopicRates: s.opts.Observer != nil})
 }
 

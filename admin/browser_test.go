@@ -72,8 +72,7 @@ func TestDashboardBrowser(t *testing.T) {
 	}
 	logger := testLogger(t)
 
-	// The admin listener first: its URL is the Origin the WebSocket
-	// listener must allow.
+	// The admin listener first, for its URL.
 	adminLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -94,8 +93,9 @@ func TestDashboardBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws, err := listener.Listen(listener.Config{Type: listener.WS, Address: "127.0.0.1:0",
-		WebSocket: &listener.WSConfig{AllowedOrigins: []string{adminURL}}}, logger)
+	// No allowed_origins: the tap must work out of the box, through the
+	// admin listener's /mqtt.
+	ws, err := listener.Listen(listener.Config{Type: listener.WS, Address: "127.0.0.1:0"}, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

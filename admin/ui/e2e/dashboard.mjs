@@ -80,6 +80,9 @@ try {
 
   // Tap: subscribe over MQTT-over-WebSocket, then ask the Go test to publish.
   await page.goto(base + '/#/tap');
+  // Out of the box the tap uses the admin listener's own /mqtt.
+  const tapURL = await page.inputValue('#tap-url');
+  check(tapURL === base.replace(/^http/, 'ws') + '/mqtt', 'tap: default URL ' + tapURL + ' is not the dashboard\'s own /mqtt');
   await page.fill('#tap-filter', tapFilter);
   await page.click('#tap-start');
   await page.waitForSelector('#tap-status[data-state="subscribed"]');

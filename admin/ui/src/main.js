@@ -233,7 +233,10 @@ function preview(r) {
 // ---- Tap: subscribe over MQTT-over-WebSocket and show messages live.
 
 function tap(root) {
-  const urls = (info.websocket_urls || []).map(resolveWS);
+  // The admin listener's own /mqtt (forwarded to the broker) first: same
+  // origin, so no allowed_origins to configure.
+  const own = info.tap_path ? (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + info.tap_path : null;
+  const urls = [...(own ? [own] : []), ...(info.websocket_urls || []).map(resolveWS)];
   const url = el('input', { id: 'tap-url', value: urls[0] || '', placeholder: 'ws://host:8083/mqtt', size: 36 });
   const filter = el('input', { id: 'tap-filter', value: '#', placeholder: 'topic filter', size: 24 });
   const qos = el('select', { id: 'tap-qos' }, ...[0, 1, 2].map((q) => el('option', { value: String(q) }, 'QoS ' + q)));

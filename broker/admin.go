@@ -368,7 +368,7 @@ func (s *Server) SubscribeFor(clientID string, sub SubscriptionInfo) error {
 		}
 		user := ss.username()
 		for _, m := range s.matchRetained(sub.Filter) {
-			if a := s.opts.Authorizer; a != nil && !a.Authorize(clientID, user, AccessReceive, m.topic) {
+			if a := s.authorizer(); a != nil && !a.Authorize(clientID, user, AccessReceive, m.topic) {
 				continue
 			}
 			if w := ss.deliver(m, min(m.qos, o.QoS), true, ids); w != nil {

@@ -20,7 +20,7 @@ var (
 
 // enhancedAuth returns the configured mechanism when it handles method, else nil.
 func (c *conn) enhancedAuth(method string) EnhancedAuth {
-	ea := c.srv.opts.EnhancedAuth
+	ea := c.srv.enhancedAuth()
 	if ea == nil {
 		return nil
 	}

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"errors"
 	"strings"
 	"sync"
 
@@ -19,7 +20,7 @@ func isSysTopic(name string) bool {
 // is the broker's own; an Authorizer decides every topic itself (DenyList
 // and the auth package's Chain refuse $SYS unless a rule allows it).
 func (s *Server) mayPublish(clientID, username, name string) bool {
-	if a := s.opts.Authorizer; a != nil {
+	if a := s.authorizer(); a != nil {
 		return a.Authorize(clientID, username, AccessPublish, name)
 	}
 	return !isSysTopic(name)
@@ -88,8 +89,6 @@ const deferredRecvQueue = 4096
 
 // recvChecks runs the receive checks taken off the routing path.
 type recvChecks struct {
-	once  sync.Once
-	async ReceiveAuthorizer // nil: Authorize answers at once
 	start sync.Once
 	queue chan deferredRecv
 }
@@ -105,14 +104,47 @@ type deferredRecv struct {
 
 // asyncReceiver returns the Authorizer as a ReceiveAuthorizer when its
 // receive checks may block, else nil.
-func (s *Server) asyncReceiver() ReceiveAuthorizer {
-	r := &s.recv
-	r.once.Do(func() {
-		if ra, ok := s.opts.Authorizer.(ReceiveAuthorizer); ok && ra.ReceiveMayBlock() {
-			r.async = ra
-		}
-	})
-	return r.async
+func (s *Server) asyncReceiver() ReceiveAuthorizer { return s.auth.Load().async }
+
+// authSet is the authentication and authorization in force; SetAuth
+// replaces it whole at run time.
+type authSet struct {
+	authn    Authenticator
+	authz    Authorizer
+	enhanced EnhancedAuth
+	async    ReceiveAuthorizer // authz, when its receive checks may block
+}
+
+func newAuthSet(authn Authenticator, authz Authorizer, enhanced EnhancedAuth) *authSet {
+	a := &authSet{authn: authn, authz: authz, enhanced: enhanced}
+	if ra, ok := authz.(ReceiveAuthorizer); ok && ra.ReceiveMayBlock() {
+		a.async = ra
+	}
+	return a
+}
+
+func (s *Server) authenticator() Authenticator { return s.auth.Load().authn }
+func (s *Server) authorizer() Authorizer       { return s.auth.Load().authz }
+func (s *Server) enhancedAuth() EnhancedAuth   { return s.auth.Load().enhanced }
+
+// ErrAuthNotSwappable is returned by SetAuth for an Authorizer whose receive
+// checks may block (an HTTP ACL service): subscriptions keep answers it gave
+// at subscribe time, so it is replaced by a restart only.
+var ErrAuthNotSwappable = errors.New("broker: an authorizer whose receive checks may block (HTTP ACL) is replaced by a restart only")
+
+// SetAuth replaces the Authenticator, Authorizer and EnhancedAuth (any may
+// be nil, as in Options) for what happens next: connections and packets
+// already being handled finish with the old ones, and the next CONNECT,
+// PUBLISH, SUBSCRIBE and delivery use the new ones. Connected clients are
+// not authenticated again; their access is checked by the new Authorizer
+// from now on (config reload).
+func (s *Server) SetAuth(authn Authenticator, authz Authorizer, enhanced EnhancedAuth) error {
+	next := newAuthSet(authn, authz, enhanced)
+	if next.async != nil || s.auth.Load().async != nil {
+		return ErrAuthNotSwappable
+	}
+	s.auth.Store(next)
+	return nil
 }
 
 // subscribeRecvTag decides at subscribe time whether the client may receive
@@ -125,7 +157,7 @@ func (c *conn) subscribeRecvTag(inner string) uint8 {
 	if s.asyncReceiver() == nil || strings.ContainsAny(inner, "+#") || !s.takeoverSameUser() {
 		return recvAsk
 	}
-	if s.opts.Authorizer.Authorize(c.clientID, c.username, AccessReceive, inner) {
+	if s.authorizer().Authorize(c.clientID, c.username, AccessReceive, inner) {
 		return recvAllowed
 	}
 	return recvRefused
@@ -135,7 +167,7 @@ func (c *conn) subscribeRecvTag(inner string) uint8 {
 // subscription's decision made at subscribe time, if any. known is false
 // when the Authorizer cannot answer without blocking.
 func (s *Server) receiveDecision(ss *session, name string, tag uint8) (allowed, known bool) {
-	a := s.opts.Authorizer
+	a := s.authorizer()
 	if a == nil || ss.local != nil {
 		return true, true
 	}
@@ -216,7 +248,7 @@ func (s *Server) runRecvChecks(q chan deferredRecv) {
 // goes on with the next.
 func (s *Server) checkDeferred(d deferredRecv) {
 	defer s.contain("receive authorization checker")
-	if s.opts.Authorizer.Authorize(d.ss.id, d.ss.username(), AccessReceive, d.m.topic) {
+	if s.authorizer().Authorize(d.ss.id, d.ss.username(), AccessReceive, d.m.topic) {
 		s.deliverAllowed(nil, d.ss, d.m, d.qos, d.retain, d.ids, d.group, d.filter)
 	} else {
 		s.refusedDelivery(d.ss, d.m)

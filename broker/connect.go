@@ -138,7 +138,7 @@ func (c *conn) checkConnect(r *packet.Reader, p *packet.Connect) error {
 			return err
 		}
 	}
-	if a := s.opts.Authenticator; a != nil {
+	if a := s.authenticator(); a != nil {
 		info := c.connectInfo(p)
 		if err := a.Authenticate(info); err != nil {
 			var rc packet.ReasonCode

@@ -95,7 +95,7 @@ func (s *Server) sendRetained(c *conn, list []*message, o topic.Options) {
 		ids = []uint32{o.ID}
 	}
 	for _, m := range list {
-		if a := s.opts.Authorizer; a != nil && !a.Authorize(c.clientID, c.username, AccessReceive, m.topic) {
+		if a := s.authorizer(); a != nil && !a.Authorize(c.clientID, c.username, AccessReceive, m.topic) {
 			continue
 		}
 		if w := c.sess.deliver(m, min(m.qos, o.QoS), true, ids); w != nil {

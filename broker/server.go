@@ -70,8 +70,9 @@ type Server struct {
 	// contains a panic, it may panic there (contain_test.go). nil otherwise.
 	panicAt func(point string)
 
-	retainOrder retainOrder // orders retained writes to memory and store per topic (retain.go)
-	recv        recvChecks  // receive authorization off the routing path (authz.go)
+	retainOrder retainOrder             // orders retained writes to memory and store per topic (retain.go)
+	recv        recvChecks              // receive authorization off the routing path (authz.go)
+	auth        atomic.Pointer[authSet] // authentication and authorization in force (SetAuth)
 }
 
 // New returns a Server for opts, loading retained messages and sessions from
@@ -86,6 +87,7 @@ func New(opts Options) (*Server, error) {
 		sessions: map[string]*session{}, conns: map[*conn]struct{}{},
 		listeners: map[net.Listener]struct{}{}, done: make(chan struct{}),
 	}
+	s.auth.Store(newAuthSet(opts.Authenticator, opts.Authorizer, opts.EnhancedAuth))
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -387,7 +389,7 @@ func (s *Server) claim(c *conn, clean bool, expiry time.Duration, window int, ac
 // set, or by default when clients authenticate.
 func (s *Server) takeoverSameUser() bool {
 	o := s.opts.Sessions
-	return o.TakeoverSameUser || (s.opts.Authenticator != nil && !o.TakeoverAnyUser)
+	return o.TakeoverSameUser || (s.authenticator() != nil && !o.TakeoverAnyUser)
 }
 
 // ending is a session that has ended and whose store records are being
@@ -507,7 +509,7 @@ func (s *Server) attach(c *conn, ss *session, present bool, expiry time.Duration
 		// authorizer that may block (an HTTP ACL), only when c is another
 		// user: the same client id and user were authorized when the
 		// messages were routed, and no network call is made under ss.mu.
-		check := s.opts.Authorizer != nil && (prevOwner != c.username || s.asyncReceiver() == nil)
+		check := s.authorizer() != nil && (prevOwner != c.username || s.asyncReceiver() == nil)
 		if check {
 			ss.recheck = int32(min(ss.queuedLocked(), 1<<31-1))
 		}

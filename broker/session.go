@@ -480,7 +480,7 @@ func (ss *session) resendLocked(c *conn) {
 // whose answer is not at hand is refused, in the one case that asks it, a
 // session taken over by another user.
 func (ss *session) mayDeliverLocked(c *conn, m *message) bool {
-	a := ss.srv.opts.Authorizer
+	a := ss.srv.authorizer()
 	if a == nil {
 		return true
 	}

@@ -96,7 +96,7 @@ func (c *conn) checkFilter(filter string, sub *packet.Subscription) packet.Reaso
 	if n := lim.MaxSubscriptions; n > 0 && c.sess.count() >= n && !c.sess.has(filter) {
 		return packet.QuotaExceeded
 	}
-	if a := s.opts.Authorizer; a != nil && !a.Authorize(c.clientID, c.username, AccessSubscribe, inner) {
+	if a := s.authorizer(); a != nil && !a.Authorize(c.clientID, c.username, AccessSubscribe, inner) {
 		return packet.NotAuthorized
 	}
 	return packet.GrantedQoS0

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/roostmq/roost/admin"
+	"github.com/roostmq/roost/auth"
 	"github.com/roostmq/roost/broker"
 	"github.com/roostmq/roost/config"
 	"github.com/roostmq/roost/listener"
@@ -247,9 +248,15 @@ func (o *ops) apply(old, f *config.File, srv *broker.Server) (applied, restart [
 		restart = append(restart, "sessions/retain/sys_interval/hibernate_after/response_topic_prefix")
 	}
 	if !reflect.DeepEqual(f.Auth, old.Auth) || !reflect.DeepEqual(f.Options.Authorizer, old.Options.Authorizer) {
-		// The password, ACL and SCRAM files named in auth: reload by
-		// themselves when they change (package auth).
-		restart = append(restart, "auth/deny sections")
+		// The files named in auth: also reload by themselves when they
+		// change (package auth); a change of the sections builds the chain
+		// again and swaps it in for the next CONNECT and packet.
+		if err := o.swapAuth(f, srv); err != nil {
+			o.log.Error("auth/deny sections not changed", "err", err)
+			restart = append(restart, "auth/deny sections")
+		} else {
+			applied = append(applied, "auth/deny sections")
+		}
 	}
 	sameCreds := f.Admin.Token == old.Admin.Token && reflect.DeepEqual(f.Admin.Users, old.Admin.Users)
 	if o.adm != nil && f.Admin.Enabled && f.Admin.Address == old.Admin.Address {
@@ -323,4 +330,17 @@ func (o *ops) close() {
 			o.log.Error("admin server", "err", fmt.Sprint(err))
 		}
 	}
+}
+
+// swapAuth builds the auth chain of f (with its deny: lists) and puts it in
+// force in srv.
+func (o *ops) swapAuth(f *config.File, srv *broker.Server) error {
+	built, err := auth.Build(&f.Auth, f.Options.Authorizer, o.log)
+	if err != nil {
+		return err
+	}
+	if built == nil {
+		return srv.SetAuth(nil, f.Options.Authorizer, nil)
+	}
+	return srv.SetAuth(built.Chain, built.Chain, built.EnhancedAuth)
 }

@@ -42,6 +42,9 @@ type Config struct {
 	Token string
 	// Users are basic-auth user names and their passwords.
 	Users map[string]string
+	// SessionTTL is how long a dashboard login lasts; 0 means
+	// DefaultSessionTTL.
+	SessionTTL time.Duration
 	// WebSocketURL is the MQTT-over-WebSocket URL the dashboard's tap
 	// connects to ("ws://host:8083/mqtt"); "" lets Options.WebSocketURLs
 	// (the broker's ws listeners) decide.
@@ -118,6 +121,8 @@ type Server struct {
 	handler http.Handler
 	http    *http.Server
 	ln      net.Listener
+	logins  logins
+	now     func() time.Time // time.Now; tests move it
 }
 
 type credentials struct {
@@ -136,7 +141,7 @@ func New(o Options) (*Server, error) {
 	if o.Config.Address == "" {
 		o.Config.Address = DefaultAddress
 	}
-	s := &Server{opts: o, log: o.Logger}
+	s := &Server{opts: o, log: o.Logger, now: time.Now}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -161,6 +166,7 @@ func (s *Server) SetCredentials(token string, users map[string]string) {
 		cp[k] = v
 	}
 	s.creds.Store(&credentials{token: token, users: cp})
+	s.logins.clear() // a login made with the old credentials ends
 }
 
 // Handler returns the server's handler: authentication, then the routes.
@@ -195,38 +201,56 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// authenticate requires the token or a user when any is configured.
+// authenticate requires the token, a user, or a dashboard session cookie
+// when any credential is configured. A browser opening a page without one
+// is sent to /login; API and metrics requests get 401.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := s.creds.Load()
 		if c.token == "" && len(c.users) == 0 {
+			next.ServeHTTP(w, withUser(r, "anonymous"))
+			return
+		}
+		if r.URL.Path == "/login" {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if s.allowed(c, r) {
-			next.ServeHTTP(w, r)
+		if who, ok := s.allowed(c, r); ok {
+			next.ServeHTTP(w, withUser(r, who))
 			return
 		}
-		w.Header().Set("WWW-Authenticate", `Basic realm="roost", charset="UTF-8"`)
-		writeError(w, http.StatusUnauthorized, "authentication required")
+		if r.Method == http.MethodGet && isPage(r.URL.Path) {
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		// Bearer, not Basic: a browser's fetch after the session expired
+		// must not pop up a password dialog (the page sends it to /login).
+		// Scripts send basic auth without being asked.
+		w.Header().Set("WWW-Authenticate", `Bearer realm="roost"`)
+		writeError(w, http.StatusUnauthorized, "authentication required (log in at /login, or send a bearer token or basic auth)")
 	})
 }
 
-func (s *Server) allowed(c *credentials, r *http.Request) bool {
+// isPage reports whether a path is the dashboard's page rather than the
+// API, the metrics, the tap or an asset.
+func isPage(p string) bool {
+	return p == "/" || p == "/index.html"
+}
+
+// allowed returns who the request authenticates as.
+func (s *Server) allowed(c *credentials, r *http.Request) (string, bool) {
 	if c.token != "" {
 		if b, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && equal(b, c.token) {
-			return true
+			return "token", true
 		}
 	}
-	user, pass, ok := r.BasicAuth()
-	if !ok {
-		return false
+	if user, pass, ok := r.BasicAuth(); ok {
+		return s.checkPassword(c, user, pass)
 	}
-	if c.token != "" && equal(pass, c.token) {
-		return true
+	if ck, err := r.Cookie(SessionCookie); err == nil {
+		return s.logins.get(ck.Value, s.now())
 	}
-	want, ok := c.users[user]
-	return ok && equal(pass, want)
+	return "", false
 }
 
 func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
@@ -245,11 +269,9 @@ func (s *Server) audit(next http.Handler) http.Handler {
 		}
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
-		who := "anonymous"
-		if u, _, ok := r.BasicAuth(); ok {
-			who = u
-		} else if strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
-			who = "token"
+		who := requestUser(r)
+		if who == "" {
+			return // not authenticated (the login form logs itself)
 		}
 		s.log.Info("admin api action", "audit", true, "user", who, "remote", r.RemoteAddr,
 			"method", r.Method, "path", r.URL.Path, "status", rec.status)

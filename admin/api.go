@@ -56,6 +56,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 	}
 	mux.Handle("GET /metrics", s.metricsHandler())
 	mux.Handle("GET /mqtt", s.tapHandler())
+	mux.HandleFunc("GET /login", s.getLogin)
+	mux.HandleFunc("POST /login", s.postLogin)
+	mux.HandleFunc("POST /logout", s.postLogout)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})

@@ -275,3 +275,31 @@ func (w *testWriter) Write(p []byte) (int, error) {
 	w.t.Log(w.prefix + strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
+
+// The login page in a real browser: admin/ui/e2e/login.mjs against an
+// admin server with a user.
+func TestDashboardLoginBrowser(t *testing.T) {
+	requireBrowser(t)
+	if testing.Short() {
+		t.Skip("starts a browser; skipped with -short")
+	}
+	e := newEnv(t, Config{Users: map[string]string{"ops": "correct horse"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", "e2e/login.mjs", e.http.URL, "ops", "correct horse")
+	cmd.Dir = uiDir
+	cmd.Stderr = &testWriter{t: t, prefix: "node stderr: "}
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.Output()
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	t.Logf("browser:\n%s", out)
+	if ctx.Err() != nil {
+		t.Fatal("the browser test timed out")
+	}
+	if err != nil || lines[len(lines)-1] != "OK" {
+		t.Fatalf("login browser test failed: %v", err)
+	}
+	if !contains(lines, "REFUSED") || !contains(lines, `COOKIE {"httpOnly":true,"sameSite":"Strict"}`) {
+		t.Error("missing steps in the browser's output")
+	}
+}

@@ -25,6 +25,10 @@ export async function api(method, path, body) {
     init.body = JSON.stringify(body);
   }
   const r = await fetch(path, init);
+  if (r.status === 401) {
+    // The login expired (or never was): the login page sets a new cookie.
+    location.assign('/login');
+  }
   const data = await r.json().catch(() => ({}));
   if (!r.ok) throw new Error(data.error || r.status + ' ' + r.statusText);
   return data;

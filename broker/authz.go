@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/roostmq/roost/topic"
 )
@@ -91,6 +92,36 @@ const deferredRecvQueue = 4096
 type recvChecks struct {
 	start sync.Once
 	queue chan deferredRecv
+
+	// Deliveries waiting in queue, in all and per session: while a session
+	// has some, its later deliveries queue behind them, so that the checks
+	// keep each subscriber's messages in order.
+	pending atomic.Int64
+	mu      sync.Mutex
+	waiting map[*session]int // guarded by mu
+}
+
+// behind reports whether ss has deliveries waiting for a check.
+func (r *recvChecks) behind(ss *session) bool {
+	if r.pending.Load() == 0 {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.waiting[ss] > 0
+}
+
+// count adds n to the deliveries waiting for ss.
+func (r *recvChecks) count(ss *session, n int) {
+	r.mu.Lock()
+	if r.waiting == nil {
+		r.waiting = make(map[*session]int)
+	}
+	if r.waiting[ss] += n; r.waiting[ss] <= 0 {
+		delete(r.waiting, ss)
+	}
+	r.pending.Add(int64(n))
+	r.mu.Unlock()
 }
 
 type deferredRecv struct {
@@ -184,25 +215,29 @@ func (s *Server) receiveDecision(ss *session, name string, tag uint8) (allowed, 
 }
 
 // refusedDelivery counts a delivery the authorizer refused. (review L2)
-func (s *Server) refusedDelivery(ss *session, m *message) {
-	s.stats.dropped[DropNotAuthorized].Add(1)
+func (s *Server) refusedDelivery(ss *session, m *message) { s.countDrop(ss, m, DropNotAuthorized) }
+
+// countDrop counts a delivery dropped before it reached the session.
+func (s *Server) countDrop(ss *session, m *message, why DropReason) {
+	s.stats.dropped[why].Add(1)
 	ss.mu.Lock()
 	if ss.drops == nil {
 		ss.drops = &sessionDrops{}
 	}
-	ss.drops.counts[DropNotAuthorized]++
+	ss.drops.counts[why]++
 	ss.mu.Unlock()
 	if h := s.opts.Hooks.OnDropped; h != nil {
-		h(ss.id, m.topic, DropNotAuthorized)
+		h(ss.id, m.topic, why)
 	}
 }
 
 // deferReceive handles a delivery whose receive check is not at hand: QoS 0
 // is dropped (the check goes on in the background, for the next message);
 // QoS 1 and 2 wait for the checker goroutine, or are dropped when its queue
-// is full.
-func (s *Server) deferReceive(ss *session, m *message, qos byte, retain bool, ids []uint32, group, filter string) {
-	if qos > 0 {
+// is full. inLine: the delivery is allowed, but queues behind ss's
+// waiting ones to stay in order (QoS 0 too).
+func (s *Server) deferReceive(ss *session, m *message, qos byte, retain bool, ids []uint32, group, filter string, inLine bool) {
+	if qos > 0 || inLine {
 		r := &s.recv
 		r.start.Do(func() {
 			r.queue = make(chan deferredRecv, deferredRecvQueue)
@@ -220,10 +255,16 @@ func (s *Server) deferReceive(ss *session, m *message, qos byte, retain bool, id
 		if len(ids) > 0 {
 			d.ids = append([]uint32(nil), ids...) // ids may point into the router's scratch
 		}
+		r.count(ss, 1)
 		select {
 		case r.queue <- d:
 			return
 		default:
+			r.count(ss, -1)
+			if inLine {
+				s.countDrop(ss, m, DropQueueFull) // allowed, but no room to keep it in order
+				return
+			}
 		}
 	}
 	s.refusedDelivery(ss, m)
@@ -247,8 +288,13 @@ func (s *Server) runRecvChecks(q chan deferredRecv) {
 // Authorizer's, say) is contained: that delivery is lost, and the checker
 // goes on with the next.
 func (s *Server) checkDeferred(d deferredRecv) {
+	defer s.recv.count(d.ss, -1) // also after a panic: later deliveries need not wait for it
 	defer s.contain("receive authorization checker")
-	if s.authorizer().Authorize(d.ss.id, d.ss.username(), AccessReceive, d.m.topic) {
+	ok, known := s.receiveDecision(d.ss, d.m.topic, recvAsk) // queued in line: known already
+	if !known {
+		ok = s.authorizer().Authorize(d.ss.id, d.ss.username(), AccessReceive, d.m.topic)
+	}
+	if ok {
 		s.deliverAllowed(nil, d.ss, d.m, d.qos, d.retain, d.ids, d.group, d.filter)
 	} else {
 		s.refusedDelivery(d.ss, d.m)

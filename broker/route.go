@@ -227,10 +227,13 @@ func (s *Server) mayReceive(ss *session, name string, tag uint8) bool {
 // this goroutine (deferReceive).
 func (s *Server) deliverTo(from *conn, ss *session, m *message, qos byte, retain bool, ids []uint32, group, filter string, recv uint8) {
 	if ok, known := s.receiveDecision(ss, m.topic, recv); !known {
-		s.deferReceive(ss, m, qos, retain, ids, group, filter)
+		s.deferReceive(ss, m, qos, retain, ids, group, filter, false)
 		return
 	} else if !ok {
 		s.refusedDelivery(ss, m)
+		return
+	} else if s.recv.behind(ss) {
+		s.deferReceive(ss, m, qos, retain, ids, group, filter, true) // in order behind its checks
 		return
 	}
 	s.deliverAllowed(from, ss, m, qos, retain, ids, group, filter)

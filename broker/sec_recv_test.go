@@ -143,3 +143,25 @@ func TestSecRefusedDeliveryCounted(t *testing.T) {
 	ss.mu.Unlock()
 	eq(t, "session's not_authorized", n, uint64(1))
 }
+
+// A delivery whose check is known while an earlier one to the same
+// subscriber still waits for its check queues behind it: the subscriber
+// gets them in the order they were published. (review M2)
+func TestSecRecvDeferredKeepsOrder(t *testing.T) {
+	az := newSecSlowAuthz()
+	_, addr := startServer(t, func(o *Options) { o.Authorizer = az })
+	subr := clean(t, addr, packet.V5, "recv-order-sub")
+	subr.subscribe(sub("ord/#", 1))
+	p := clean(t, addr, packet.V5, "recv-order-pub")
+	p.publish("ord/a", "first", 1, false) // waits for the blocked check
+	waitFor(t, "the check to start", func() bool { return az.blockingRecv.Load() == 1 })
+	az.mu.Lock()
+	az.known["recv-order-sub|ord/a"] = true // the answer is at hand for what follows
+	az.mu.Unlock()
+	p.publish("ord/a", "second", 1, false)
+	p.publish("ord/a", "third", 0, false)
+	close(az.release)
+	subr.expectPub("ord/a", "first")
+	subr.expectPub("ord/a", "second")
+	subr.expectPub("ord/a", "third")
+}

@@ -31,9 +31,8 @@ import (
 // the well-behaved ones do not notice: every QoS 1 and 2 message arrives, no
 // QoS 2 message twice, p99 latency under 50 ms; and that the broker comes
 // back to where it started: heap, goroutines, sessions, and the invariants
-// of invariants_test.go when it shuts down. The heap bound is reported but
-// enforced only with ROOST_CHAOS_HEAP_CHECK=1 until the retention it finds
-// is explained (see the check).
+// of invariants_test.go when it shuts down. ROOST_CHAOS_HEAP_CHECK=0 reports
+// the heap bound without enforcing it.
 //
 // It is seeded: the seed is printed, and ROOST_CHAOS_SEED=n replays the
 // same choices (not the same timing). ROOST_CHAOS_STORM=20s sets the storm's
@@ -437,17 +436,13 @@ func runChaos(t *testing.T, cfg chaosConfig, seed uint64) {
 	t.Logf("after the storm: heap %d KiB (%+.1f%%), %d goroutines, %d sessions", heap>>10, growth,
 		runtime.NumGoroutine(), broker.SessionCountForTest(b.s))
 	if heap > baseHeap+baseHeap/10 {
-		// Not enforced by default yet: the live heap after a storm is
-		// between -15% and +32% of the baseline from run to run (about
-		// 2 MB, so +10% is 200 KB), and what stays is session queues and
-		// inflight messages (enqueueLocked, sendLocked, newMessage) of
-		// sessions the server no longer holds; what keeps them reachable
-		// is not found yet. ROOST_CHAOS_HEAP_CHECK=1 enforces the bound.
+		// Before messages stopped pinning their publishers' sessions
+		// (TestEndedSessionNotPinnedByItsMessages) this grew by up to 32 %.
 		msg := fmt.Sprintf("heap %d KiB after the storm, %+.1f%% over the %d KiB before it (at most +10%%)", heap>>10, growth, baseHeap>>10)
-		if os.Getenv("ROOST_CHAOS_HEAP_CHECK") != "" {
+		if os.Getenv("ROOST_CHAOS_HEAP_CHECK") != "0" {
 			t.Error(msg)
 		} else {
-			t.Log("HEAP CHECK NOT ENFORCED (ROOST_CHAOS_HEAP_CHECK=1 enforces it): " + msg)
+			t.Log("HEAP CHECK NOT ENFORCED (ROOST_CHAOS_HEAP_CHECK=0): " + msg)
 		}
 	}
 }

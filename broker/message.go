@@ -17,7 +17,6 @@ type message struct {
 	props   *packet.Properties // 5.0 properties to forward (no topic alias, no subscription ids); nil: none
 	created time.Time
 	expiry  time.Time // zero: never expires
-	sender  *session  // nil for in-process and will messages; used for No Local
 }
 
 // newMessage copies what must outlive the read buffer out of a decoded

@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"os"
 	"runtime"
 	"testing"
 	"weak"
@@ -12,16 +11,12 @@ import (
 // TestEndedSessionNotPinnedByItsMessages: once a session has ended, nothing
 // the broker keeps may hold it: a retained message it published must not
 // pin it (with its queue, inflight messages and subscriptions). Found by
-// TestChaos's heap check: message.sender is set in route for No Local and
-// never cleared, so every message a session published and that is still
-// stored (a retained one, one queued for an offline subscriber) keeps the
-// ended session, and whatever its own queue holds, reachable.
-//
-// Skipped until the fix lands: ROOST_TEST_KNOWN_LEAKS=1 runs it.
+// TestChaos's heap check: a message kept its publisher's session (for the
+// No Local check of routing), so every message a session published and that
+// was still stored (a retained one, one queued for an offline subscriber)
+// kept the ended session, and whatever its own queue held, reachable. The
+// publisher is now a parameter of routing, not a field of the message.
 func TestEndedSessionNotPinnedByItsMessages(t *testing.T) {
-	if os.Getenv("ROOST_TEST_KNOWN_LEAKS") == "" {
-		t.Skip("known retention (message.sender pins ended sessions); ROOST_TEST_KNOWN_LEAKS=1 runs it")
-	}
 	s, addr := startServer(t, nil)
 	p := clean(t, addr, packet.V311, "publisher")
 	s.mu.Lock()

@@ -166,17 +166,18 @@ func (s *Server) route(from *conn, m *message) int {
 		}
 	}
 	var sc *routeScratch
+	var sender *session // for No Local; not kept with m, which may outlive the session
 	if from != nil {
 		if from.scratch == nil {
 			from.scratch = &routeScratch{}
 		}
 		sc = from.scratch
-		m.sender = from.sess
+		sender = from.sess
 	} else {
 		sc = &routeScratch{}
 	}
 	sc.subs, sc.groups = s.subs.Match(m.topic, sc.subs[:0], sc.groups[:0])
-	targets := sc.merge(m)
+	targets := sc.merge(m, sender)
 	n := len(targets)
 	for i := range targets {
 		t := &targets[i]
@@ -262,7 +263,7 @@ func (s *Server) deliverAllowed(from *conn, ss *session, m *message, qos byte, r
 // merge folds overlapping subscriptions of one session into one delivery at
 // the highest granted QoS carrying every subscription identifier.
 // [MQTT-3.3.4-2] [MQTT-3.3.4-3] (3.1.1: [MQTT-3.3.5-1])
-func (sc *routeScratch) merge(m *message) []target {
+func (sc *routeScratch) merge(m *message, sender *session) []target {
 	sc.target = sc.target[:0]
 	sc.ids = sc.ids[:0]
 	if len(sc.subs) > 1 {
@@ -272,7 +273,7 @@ func (sc *routeScratch) merge(m *message) []target {
 		clear(sc.merged)
 	}
 	for _, sub := range sc.subs {
-		if sub.Opts.NoLocal && sub.Key == m.sender {
+		if sub.Opts.NoLocal && sub.Key == sender {
 			continue // [MQTT-3.8.3-3]
 		}
 		qos := min(m.qos, sub.Opts.QoS)                  // [MQTT-3.8.4-8] (3.1.1: [MQTT-3.8.4-6])

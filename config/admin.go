@@ -48,6 +48,7 @@ func (d *decoder) adminSection(path string, n *yaml.Node, f *File) {
 			}
 		},
 		"websocket_url": d.stringField(&a.WebSocketURL),
+		"session_ttl":   d.durationField(&a.SessionTTL),
 	})
 	if a.Enabled {
 		if err := a.Validate(); err != nil {

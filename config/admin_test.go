@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestAdminSection(t *testing.T) {
@@ -15,13 +16,14 @@ admin:
   token: abc
   users: {ops: pw, viewer: pw2}
   websocket_url: ws://example.com/mqtt
+  session_ttl: 30m
 `), "t.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	a := f.Admin
 	if !a.Enabled || a.Address != "0.0.0.0:9090" || a.Token != "abc" || a.Users["ops"] != "pw" || len(a.Users) != 2 ||
-		a.WebSocketURL != "ws://example.com/mqtt" {
+		a.WebSocketURL != "ws://example.com/mqtt" || a.SessionTTL != 30*time.Minute {
 		t.Fatalf("admin: %+v", a)
 	}
 	for doc, want := range map[string]string{
@@ -53,7 +55,7 @@ func TestExampleFileHasAdminKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.file(root, Default())
-	for _, key := range []string{"admin.enabled", "admin.address", "admin.token", "admin.users", "admin.websocket_url"} {
+	for _, key := range []string{"admin.enabled", "admin.address", "admin.token", "admin.users", "admin.websocket_url", "admin.session_ttl"} {
 		if _, ok := d.lines[key]; !ok {
 			t.Errorf("no key %s in the example", key)
 		}

@@ -90,7 +90,7 @@ func Default() *File {
 	f := &File{
 		Options: broker.DefaultOptions(),
 		Log:     LogConfig{Level: slog.LevelInfo, Format: LogText, Stderr: true},
-		Admin:   admin.Config{Address: admin.DefaultAddress},
+		Admin:   admin.Config{Address: admin.DefaultAddress, SessionTTL: admin.DefaultSessionTTL},
 		Auth:    defaultAuth(),
 		Storage: DefaultStorage(),
 	}

@@ -29,7 +29,6 @@ var ErrServerClosed = errors.New("broker: server closed")
 type serverStats struct {
 	connected    atomic.Int64
 	connsTotal   atomic.Uint64
-	msgsRouted   atomic.Uint64
 	authFailures atomic.Uint64
 	dropped      [numDropReasons]atomic.Uint64
 	panics       atomic.Uint64 // recovered panics (contain.go)

@@ -94,13 +94,7 @@ func newBenchCmd() *cobra.Command {
 	f.StringVarP(&cf.password, "pw", "P", "", "`password`")
 	f.StringVarP(&cf.version, "protocol-version", "V", "mqttv5", "mqttv5 (5) or mqttv311 (311)")
 	f.StringVarP(&cfg.ClientIDPrefix, "id-prefix", "I", "roost-bench", "client id `prefix`")
-	f.StringVar(&cf.cafile, "cafile", "", "CA certificates `file` (PEM); turns TLS on")
-	f.StringVar(&cf.capath, "capath", "", "`directory` of CA certificates; turns TLS on")
-	f.BoolVar(&cf.osCerts, "tls-use-os-certs", false, "trust the operating system's CA certificates; turns TLS on")
-	f.StringVar(&cf.tlsVersion, "tls-version", "", "TLS `version`: tlsv1.3, tlsv1.2 or tlsv1.1; turns TLS on")
-	f.StringVar(&cf.cert, "cert", "", "client certificate `file` (PEM); turns TLS on")
-	f.StringVar(&cf.key, "key", "", "client key `file` (PEM)")
-	f.BoolVar(&cf.insecure, "insecure", false, "do not check the server certificate's name (the chain is still verified)")
+	cf.addTLSFlags(f)
 	f.StringVarP(&cfg.Scenario, "scenario", "S", loadgen.ScenarioP2P, "p2p, fan-in, fan-out, pub, sub or idle")
 	f.IntVarP(&cfg.Clients, "clients", "c", 1, "publishers (p2p, fan-in, pub), subscribers (fan-out, sub) or connections (idle)")
 	f.IntVarP(&qos, "qos", "q", 0, "QoS of publishes and subscriptions")
@@ -127,7 +121,7 @@ func benchTarget(cfg *loadgen.Config, cf *clientFlags) error {
 	if _, err := tlsVersionOf(cf.tlsVersion); err != nil {
 		return err
 	}
-	tlsOn := cf.cafile != "" || cf.capath != "" || cf.osCerts || cf.tlsVersion != "" || cf.cert != "" || cf.insecure
+	tlsOn := cf.tlsWanted()
 	port := cf.port
 	if port == 0 {
 		port = 1883

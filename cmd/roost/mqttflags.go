@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/roostmq/roost/client"
 	"github.com/roostmq/roost/packet"
@@ -102,6 +103,16 @@ func mqttCommand(use, short, long string, fl *clientFlags, run func(cmd *cobra.C
 	f.StringVar(&fl.willPayload, "will-payload", "", "will `payload`")
 	f.IntVar(&fl.willQoS, "will-qos", 0, "will QoS")
 	f.BoolVar(&fl.willRetain, "will-retain", false, "retain the will")
+	fl.addTLSFlags(f)
+	f.BoolVarP(&fl.debug, "debug", "d", false, "print debug messages to stderr")
+	f.BoolVar(&fl.quiet, "quiet", false, "do not print error messages")
+	f.StringVarP(&fl.optionsFile, "options-file", "o", "", "read default options from `file` (one or more per line, # comments); the command line overrides them")
+	f.IntVarP(&fl.timeout, "timeout", "W", 0, "give up after `seconds` (0: never)")
+	return cmd
+}
+
+// addTLSFlags registers the TLS options of pub, sub and bench.
+func (fl *clientFlags) addTLSFlags(f *pflag.FlagSet) {
 	f.StringVar(&fl.cafile, "cafile", "", "CA certificates `file` (PEM); turns TLS on")
 	f.StringVar(&fl.capath, "capath", "", "`directory` of CA certificates (PEM files); turns TLS on")
 	f.BoolVar(&fl.osCerts, "tls-use-os-certs", false, "trust the operating system's CA certificates; turns TLS on")
@@ -109,11 +120,11 @@ func mqttCommand(use, short, long string, fl *clientFlags, run func(cmd *cobra.C
 	f.StringVar(&fl.cert, "cert", "", "client certificate `file` (PEM); turns TLS on")
 	f.StringVar(&fl.key, "key", "", "client key `file` (PEM)")
 	f.BoolVar(&fl.insecure, "insecure", false, "do not check that the server certificate's name matches the host (the chain is still verified)")
-	f.BoolVarP(&fl.debug, "debug", "d", false, "print debug messages to stderr")
-	f.BoolVar(&fl.quiet, "quiet", false, "do not print error messages")
-	f.StringVarP(&fl.optionsFile, "options-file", "o", "", "read default options from `file` (one or more per line, # comments); the command line overrides them")
-	f.IntVarP(&fl.timeout, "timeout", "W", 0, "give up after `seconds` (0: never)")
-	return cmd
+}
+
+// tlsWanted reports whether an option turns TLS on.
+func (fl *clientFlags) tlsWanted() bool {
+	return fl.cafile != "" || fl.capath != "" || fl.osCerts || fl.tlsVersion != "" || fl.cert != "" || fl.insecure
 }
 
 func (fl *clientFlags) debugf(format string, args ...any) {
@@ -255,7 +266,7 @@ func (p *props) add(d string) error {
 
 // connect dials the broker; the URL's path, if any, is returned as a topic.
 func (fl *clientFlags) connect(ctx context.Context, prefix string, opts *client.Options) (*client.Client, string, error) {
-	tlsOn := fl.cafile != "" || fl.capath != "" || fl.osCerts || fl.tlsVersion != "" || fl.cert != "" || fl.insecure
+	tlsOn := fl.tlsWanted()
 	scheme := "mqtt"
 	if tlsOn {
 		scheme = "mqtts"

@@ -73,10 +73,15 @@ func (c *conn) handleSubscribe(p *packet.Subscribe) error {
 			h(c.clientID, u.filter, byte(ack.ReasonCodes[u.index]))
 		}
 	}
-	c.sendPacket(ack) // SUBACK before the retained messages
+	// SUBACK first, the retained messages behind it, and then one wake: the
+	// client cannot see the SUBACK (and, say, make something publish on a
+	// topic it just subscribed to) before its retained messages are queued.
+	v := c.version
+	c.out.appendFn(0, 0, false, func(b []byte) []byte { return ack.Append(b, v) })
 	for _, r := range sendRetained {
 		s.sendRetained(c, r.msgs, r.opts)
 	}
+	c.out.wake()
 	return nil
 }
 

@@ -285,6 +285,7 @@ func TestCLIParityRemoveRetainedAndUnsubscribe(t *testing.T) {
 func TestCLIParityPub(t *testing.T) {
 	requireMosquitto(t)
 	b := startParityBroker(t)
+	base := b.subscriptions(t) // observers come and go; each waits for the last to be gone
 	for _, tc := range []struct {
 		name  string
 		pub   []string
@@ -304,7 +305,7 @@ func TestCLIParityPub(t *testing.T) {
 			var outs [2]string
 			for i, tool := range parityTools {
 				topic := "cp/pub/" + tc.name + "/" + tool.name
-				base := b.subscriptions(t)
+				b.waitSubscriptions(t, base, tc.name+" (the last observer gone)")
 				obs := b.start(t, parityTools[0], "sub", "-V", "mqttv5", "-q", "2", "-t", topic, "-C", fmt.Sprint(tc.n), "-W", mosqTimeoutSecs, "-F", "%q|%r|%p|%P|%C")
 				b.waitSubscriptions(t, base+1, tc.name)
 				p := b.startIn(t, tool, "pub", tc.stdin, append([]string{"-t", topic}, tc.pub...)...)

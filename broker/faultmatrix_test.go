@@ -1,8 +1,6 @@
 package broker
 
 import (
-	"context"
-	"errors"
 	"net"
 	"sync"
 	"testing"
@@ -59,35 +57,9 @@ func (b *fmBroker) expect(p faultconn.Plan) {
 // with the same invariant checks at the end.
 func startFaultBroker(t testing.TB, modify func(*Options)) *fmBroker {
 	t.Helper()
-	opts := DefaultOptions()
-	opts.SysInterval = 0
-	opts.Listen = nil
-	if modify != nil {
-		modify(&opts)
-	}
-	s, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &fmBroker{s: s, addr: ln.Addr().String()}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(&faultconn.Listener{Listener: ln, Wrap: b.wrap}) }()
-	t.Cleanup(func() {
-		checkLiveInvariants(t, s)
-		conns, _ := serverConns(s)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-done; !errors.Is(err, ErrServerClosed) {
-			t.Errorf("serve: %v", err)
-		}
-		checkShutdownInvariants(t, s, conns)
+	b := &fmBroker{}
+	b.s, b.addr = startServerWrapped(t, modify, func(ln net.Listener) net.Listener {
+		return &faultconn.Listener{Listener: ln, Wrap: b.wrap}
 	})
 	return b
 }

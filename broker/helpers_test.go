@@ -18,6 +18,13 @@ import (
 // ends. modify may change the options first.
 func startServer(t testing.TB, modify func(*Options)) (*Server, string) {
 	t.Helper()
+	return startServerWrapped(t, modify, nil)
+}
+
+// startServerWrapped is startServer serving a listener that wrap (when not
+// nil) wraps, such as a fault-injecting one.
+func startServerWrapped(t testing.TB, modify func(*Options), wrap func(net.Listener) net.Listener) (*Server, string) {
+	t.Helper()
 	opts := DefaultOptions()
 	opts.SysInterval = 0
 	opts.Listen = nil
@@ -35,6 +42,10 @@ func startServer(t testing.TB, modify func(*Options)) (*Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	addr := ln.Addr().String()
+	if wrap != nil {
+		ln = wrap(ln)
+	}
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ln) }()
 	t.Cleanup(func() {
@@ -50,7 +61,7 @@ func startServer(t testing.TB, modify func(*Options)) (*Server, string) {
 		}
 		checkShutdownInvariants(t, s, conns)
 	})
-	return s, ln.Addr().String()
+	return s, addr
 }
 
 // peer is a scripted raw-byte MQTT client for tests.

@@ -600,17 +600,11 @@ func (r *chaosRun) idle(rng *rand.Rand) {
 // retainedAll publishes the retained messages and touches the topics the
 // storm uses, so that the baseline holds what stays by design.
 func (r *chaosRun) retainedAll() {
-	nc, err := net.DialTimeout("tcp", r.b.tcp, 3*time.Second)
-	if err != nil {
+	c := r.controlConn("chaos-warmup")
+	if c == nil {
 		return
 	}
-	c := &cconn{nc: nc, v: packet.V5, r: packet.NewReader(nc, 512, 0)}
-	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
 	defer c.close()
-	_ = c.send(&packet.Connect{Version: c.v, ClientID: []byte("chaos-warmup"), CleanStart: true})
-	if _, err := c.await(packet.CONNACK); err != nil {
-		return
-	}
 	for k := range 8 {
 		_ = c.send(&packet.Publish{Retain: true, Topic: []byte("chaos/ret/" + strconv.Itoa(k)), Payload: make([]byte, 16)})
 		for j := range 8 {
@@ -629,17 +623,11 @@ func (r *chaosRun) retainedAll() {
 // shard is next written; measured without this, the heap after a storm
 // depends on which shards the last publishes happened to touch.
 func (r *chaosRun) flushMatchCache() {
-	nc, err := net.DialTimeout("tcp", r.b.tcp, 3*time.Second)
-	if err != nil {
+	c := r.controlConn("chaos-flush")
+	if c == nil {
 		return
 	}
-	c := &cconn{nc: nc, v: packet.V5, r: packet.NewReader(nc, 512, 0)}
-	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
 	defer c.close()
-	_ = c.send(&packet.Connect{Version: c.v, ClientID: []byte("chaos-flush"), CleanStart: true})
-	if _, err := c.await(packet.CONNACK); err != nil {
-		return
-	}
 	// Results with no subscriber are not cached: these names match this
 	// client, so each publish stores an entry and empties its shard.
 	_ = c.send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: []byte("flush/#")}}})
@@ -650,4 +638,21 @@ func (r *chaosRun) flushMatchCache() {
 	_ = c.send(&packet.Pingreq{})
 	_, _ = c.await(packet.PINGRESP)
 	_ = c.send(&packet.Disconnect{})
+}
+
+// controlConn connects a 5.0 client with a clean start for the run's own
+// set-up steps, with 10 s for all it does; nil when it cannot connect.
+func (r *chaosRun) controlConn(id string) *cconn {
+	nc, err := net.DialTimeout("tcp", r.b.tcp, 3*time.Second)
+	if err != nil {
+		return nil
+	}
+	c := &cconn{nc: nc, v: packet.V5, r: packet.NewReader(nc, 512, 0)}
+	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	_ = c.send(&packet.Connect{Version: c.v, ClientID: []byte(id), CleanStart: true})
+	if _, err := c.await(packet.CONNACK); err != nil {
+		c.close()
+		return nil
+	}
+	return c
 }
